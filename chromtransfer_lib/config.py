@@ -1,0 +1,281 @@
+"""Profiles: one YAML file per profile, loaded into frozen dataclasses.
+
+Config flows one way: ``profiles/<name>.yaml`` → :class:`Profile` (unknown or missing keys are
+an error naming the key and the file) → explicit keyword arguments of library functions.
+Library functions never read a profile themselves.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import types
+import typing
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+#: The six cell lines of the paper, in the order the paper lists them.
+CELL_LINES: tuple[str, ...] = ("A549", "HCT116", "HepG2", "GM12878", "K562", "MCF7")
+
+#: How the authors spell each cell line in their label-file names and labels.
+AUTHOR_SPELLING: dict[str, str] = {c: ("HEPG2" if c == "HepG2" else c) for c in CELL_LINES}
+
+#: The label of a pre-training rDHS used as a negative in the authors' label files.
+UNIVERSAL_NEGATIVE = "Negative"
+
+PROFILE_NAMES: tuple[str, ...] = ("smoke", "quick", "paper")
+
+
+class ConfigError(ValueError):
+    """A profile file is malformed: the message names the file and the key."""
+
+
+@dataclass(frozen=True)
+class SimulationConfig:
+    """Knobs of the simulated ENCODE-like world (see :mod:`chromtransfer_lib.simulate`)."""
+
+    chrom_lengths: dict[str, int]
+    region_length: int
+    n_rdhs: int
+    n_specific_total: int
+    neg_to_pos_ratio: tuple[float, float]
+    n_fine_tune_universal_negatives: int
+    gap_count_per_chrom: int
+    gap_length: tuple[int, int]
+    blacklist_count_per_chrom: int
+    blacklist_length: tuple[int, int]
+    softmask_fraction: float
+    gc_mean: float
+    gc_sd: float
+    gc_block: int
+    cpg_depletion: float
+    sharpness: float
+    rdhs_sites: tuple[int, int]
+    specific_sites: tuple[int, int]
+    shared_sites: tuple[int, int]
+    decoy_sites: tuple[int, int]
+    weak_site_fraction: float
+    label_noise: float
+    drivers: dict[str, tuple[str, ...]]
+    generic_vocabulary: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """How regions become datasets (:mod:`chromtransfer_lib.regions`, :mod:`.data`)."""
+
+    source: str
+    seq_len: int
+    test_chroms: tuple[str, ...]
+    n_folds: int
+    flank_exclusion: int
+    pretrain_negatives_per_positive: float
+    max_n_fraction: float
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Network widths (paper widths by default) and heads (:mod:`chromtransfer_lib.model`)."""
+
+    stem_filters: int
+    res1_filters: int
+    res2_filters: int
+    top_filters: int
+    pretrain_head: tuple[int, ...]
+    finetune_head: tuple[int, ...]
+    dropout: float
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """One training recipe (:mod:`chromtransfer_lib.train`)."""
+
+    learning_rate: float
+    batch_size: int
+    max_epochs: int
+    patience: int
+    folds: tuple[int, ...]
+    mixed_precision: str | None
+
+
+@dataclass(frozen=True)
+class BootstrapConfig:
+    """The Table 1 grid: fractions × repetitions of one line's training data."""
+
+    cell_line: str
+    fractions: tuple[float, ...]
+    repetitions: int
+    include_scratch: bool
+
+
+@dataclass(frozen=True)
+class InterpretConfig:
+    """Attribution, motif scanning and KS enrichment (stages 9–10)."""
+
+    max_regions: int
+    ism_regions: int
+    p_value: float
+    min_sites: int
+    fdr: float
+    example_regions: int
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A fully resolved profile; build it with :func:`load_profile`."""
+
+    name: str
+    description: str
+    seed: int
+    simulation: SimulationConfig
+    data: DataConfig
+    model: ModelConfig
+    pretrain: TrainConfig
+    finetune: TrainConfig
+    scratch: TrainConfig
+    multiclass: TrainConfig
+    bootstrap: BootstrapConfig
+    interpret: InterpretConfig
+    deviations: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain, JSON-serialisable dict (tuples become lists)."""
+        return json.loads(json.dumps(dataclasses.asdict(self)))
+
+    def config_hash(self, *sections: str) -> str:
+        """Short sha256 of the whole profile, or of the named sections only.
+
+        Artifacts are keyed by this hash, so a changed config never reuses a stale artifact.
+        """
+        d = self.to_dict()
+        if sections:
+            d = {s: d[s] for s in sections}
+        blob = json.dumps(d, sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def _coerce(tp: Any, value: Any, where: str) -> Any:
+    """Check ``value`` against the annotation ``tp`` and convert lists to tuples."""
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if dataclasses.is_dataclass(tp):
+        return _build(tp, value, where)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _coerce(inner[0], value, where)
+    if origin is tuple:
+        if not isinstance(value, list | tuple):
+            raise ConfigError(f"{where}: expected a list, got {value!r}")
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_coerce(args[0], v, f"{where}[{i}]") for i, v in enumerate(value))
+        if len(value) != len(args):
+            raise ConfigError(f"{where}: expected {len(args)} values, got {len(value)}")
+        return tuple(_coerce(a, v, f"{where}[{i}]") for i, (a, v) in enumerate(zip(args, value)))
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a mapping, got {value!r}")
+        kt, vt = args
+        return {_coerce(kt, k, where): _coerce(vt, v, f"{where}.{k}") for k, v in value.items()}
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{where}: expected a number, got {value!r}")
+        return float(value)
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where}: expected an integer, got {value!r}")
+        return value
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: expected true/false, got {value!r}")
+        return value
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: expected a string, got {value!r}")
+        return value
+    raise ConfigError(f"{where}: unsupported type {tp!r}")  # pragma: no cover
+
+
+def _build(cls: type, mapping: Any, where: str) -> Any:
+    if not isinstance(mapping, dict):
+        raise ConfigError(f"{where}: expected a mapping of keys, got {mapping!r}")
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    unknown = sorted(set(mapping) - set(names))
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown key(s) {', '.join(map(repr, unknown))}; "
+            f"allowed keys are {', '.join(names)}"
+        )
+    missing = [n for n in names if n not in mapping]
+    if missing:
+        raise ConfigError(f"{where}: missing key(s) {', '.join(map(repr, missing))}")
+    return cls(**{n: _coerce(hints[n], mapping[n], f"{where}.{n}") for n in names})
+
+
+def profile_path(name: str) -> Path:
+    """Path of a packaged profile YAML."""
+    if name not in PROFILE_NAMES:
+        raise ConfigError(
+            f"unknown profile {name!r}: choose one of {', '.join(PROFILE_NAMES)} "
+            "or pass the path of a YAML file"
+        )
+    return Path(str(resources.files("chromtransfer_lib") / "profiles" / f"{name}.yaml"))
+
+
+def load_profile(name_or_path: str | Path) -> Profile:
+    """Load a profile by name (``smoke``, ``quick``, ``paper``) or from a YAML path.
+
+    Raises
+    ------
+    ConfigError
+        If the file is missing, is not YAML, or has unknown, missing or mistyped keys.
+        The message names the file and the key.
+    """
+    text_name = str(name_or_path)
+    path = Path(text_name) if text_name.endswith((".yaml", ".yml")) else profile_path(text_name)
+    if not path.is_file():
+        raise ConfigError(f"profile file {path} does not exist")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML: {err}") from err
+    profile = _build(Profile, raw, str(path))
+    validate_profile(profile, path)
+    return profile
+
+
+def validate_profile(profile: Profile, path: Path | str = "<profile>") -> None:
+    """Cross-field checks that types alone cannot express."""
+    if profile.bootstrap.cell_line not in CELL_LINES:
+        raise ConfigError(
+            f"{path}: bootstrap.cell_line {profile.bootstrap.cell_line!r} is not one of "
+            f"{', '.join(CELL_LINES)}"
+        )
+    for section in ("pretrain", "finetune", "scratch", "multiclass"):
+        tc: TrainConfig = getattr(profile, section)
+        bad = [f for f in tc.folds if not 0 <= f < profile.data.n_folds]
+        if bad:
+            raise ConfigError(
+                f"{path}: {section}.folds {bad} outside 0..{profile.data.n_folds - 1}"
+            )
+        if tc.mixed_precision not in (None, "mixed_float16", "mixed_bfloat16"):
+            raise ConfigError(
+                f"{path}: {section}.mixed_precision must be null, mixed_float16 or "
+                f"mixed_bfloat16, got {tc.mixed_precision!r}"
+            )
+    if profile.data.source not in ("simulated", "paper"):
+        raise ConfigError(
+            f"{path}: data.source must be 'simulated' or 'paper', got {profile.data.source!r}"
+        )
+    missing = [c for c in CELL_LINES if c not in profile.simulation.drivers]
+    if missing:
+        raise ConfigError(f"{path}: simulation.drivers lacks cell line(s) {missing}")
+    if any(not 0 < f <= 1 for f in profile.bootstrap.fractions):
+        raise ConfigError(f"{path}: bootstrap.fractions must lie in (0, 1]")
