@@ -13,7 +13,14 @@ Store codes (1 byte per base), never one-hot for a whole set; one-hot on the fly
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from pathlib import Path
+
 import numpy as np
+import pandas as pd
+import pyfaidx
+from numpy.lib.stride_tricks import sliding_window_view
+from tqdm.auto import tqdm
 
 ALPHABET = "ACGT"
 N_CODE = 4
@@ -139,3 +146,198 @@ def one_hot_tensor(codes):  # noqa: ANN001, ANN201 - TensorFlow types
     import tensorflow as tf
 
     return tf.one_hot(tf.cast(codes, tf.int32), depth=4, dtype=tf.float32)
+
+
+# --------------------------------------------------------------------------------------------
+# FASTA access: a chromosome's codes are loaded once, all its regions are sliced with NumPy.
+# --------------------------------------------------------------------------------------------
+
+
+class FastaError(ValueError):
+    """A FASTA file cannot be read, or a region does not fit its chromosomes."""
+
+
+def chrom_hint(chrom: str, known: Iterable[str]) -> str:
+    """A hint for a chromosome name missing from ``known`` (``chr1`` vs ``1``, case)."""
+    known = list(known)
+    alt = chrom[3:] if chrom.lower().startswith("chr") else f"chr{chrom}"
+    if alt in known:
+        return (
+            f" The file uses {alt!r}: the chromosome naming differs ('chr1' vs '1'); "
+            "rename the chromosomes in one of the files so they agree."
+        )
+    lower = {k.lower(): k for k in known}
+    if chrom.lower() in lower:
+        return f" Did you mean {lower[chrom.lower()]!r}? (names are case-sensitive)"
+    shown = ", ".join(known[:8]) + (" …" if len(known) > 8 else "")
+    return f" Known chromosomes: {shown}."
+
+
+def open_fasta(path: str | Path) -> pyfaidx.Faidx:
+    """Open a plain or bgzip-compressed FASTA with pyfaidx, building its ``.fai`` if missing.
+
+    Raises
+    ------
+    FastaError
+        If the file is missing, is gzip- but not bgzip-compressed, or has lines of unequal
+        length inside a record (the message says how to fix it).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FastaError(f"FASTA file {path} does not exist")
+    try:
+        return pyfaidx.Faidx(str(path), sequence_always_upper=False)
+    except pyfaidx.UnsupportedCompressionFormat as err:
+        raise FastaError(
+            f"{path}: gzip-compressed FASTA must be bgzip-compressed to be indexed; run "
+            f"`gunzip -c {path.name} | bgzip > {path.stem}.bgz.fa.gz` (bgzip is in htslib)"
+        ) from err
+    except pyfaidx.FastaIndexingError as err:
+        raise FastaError(f"{path}: cannot index the FASTA: {err}") from err
+
+
+def chrom_sizes(fasta: str | Path) -> dict[str, int]:
+    """Chromosome lengths in bp, in FASTA order, from the ``.fai`` index."""
+    fa = open_fasta(fasta)
+    try:
+        return {name: int(rec.rlen) for name, rec in fa.index.items()}
+    finally:
+        fa.close()
+
+
+def _read_codes(fa: pyfaidx.Faidx, chrom: str) -> np.ndarray:
+    rec = fa.index[chrom]
+    where = f"{fa.filename}:{chrom}"
+    if fa._bgzf:  # pyfaidx reads the bgzip blocks; we strip line ends and encode
+        seq = fa.from_file(chrom, 1, rec.rlen) if rec.rlen else ""
+        raw = np.frombuffer(seq.encode("ascii", errors="replace"), dtype=np.uint8)
+        return encode_bytes(raw, where=where)
+    out = np.empty(rec.rlen, dtype=np.uint8)
+    if rec.rlen == 0:
+        return out
+    raw = np.memmap(fa.filename, dtype=np.uint8, mode="r", offset=rec.offset,
+                    shape=(rec.bend - rec.offset,))  # fmt: skip
+    n_full = rec.rlen // rec.lenc
+    body = raw[: n_full * rec.lenb].reshape(n_full, rec.lenb)[:, : rec.lenc]
+    np.take(_LUT, body, out=out[: n_full * rec.lenc].reshape(n_full, rec.lenc))
+    tail = rec.rlen - n_full * rec.lenc
+    np.take(_LUT, raw[n_full * rec.lenb : n_full * rec.lenb + tail], out=out[n_full * rec.lenc :])
+    del raw
+    bad = np.flatnonzero(out == 255)
+    if bad.size:
+        pos = int(bad[0])
+        raise SequenceError(
+            f"{where}: invalid letter at position {pos} ({bad.size} invalid letters in all); "
+            "expected A, C, G, T or IUPAC codes"
+        )
+    return out
+
+
+def read_chromosome(fasta: str | Path, chrom: str) -> np.ndarray:
+    """A whole chromosome as ``uint8`` codes of shape ``(length,)``.
+
+    Plain FASTA is memory-mapped and decoded with one vectorised lookup; bgzip FASTA is read
+    through pyfaidx. Lowercase becomes upper case, IUPAC letters become ``N`` (see module doc).
+    """
+    fa = open_fasta(fasta)
+    try:
+        if chrom not in fa.index:
+            raise FastaError(f"{fasta}: no chromosome {chrom!r}." + chrom_hint(chrom, fa.index))
+        return _read_codes(fa, chrom)
+    finally:
+        fa.close()
+
+
+def extract_sequences(
+    fasta: str | Path,
+    regions: pd.DataFrame,
+    *,
+    length: int | None = None,
+    out: np.ndarray | None = None,
+    progress: bool = True,
+) -> np.ndarray:
+    """Codes of equal-length regions, chromosome by chromosome (plus strand).
+
+    Each chromosome is read once (:func:`read_chromosome`) and all its regions are sliced with
+    one NumPy gather; rows keep the order of ``regions``.
+
+    Parameters
+    ----------
+    fasta
+        Plain or bgzip-compressed FASTA (a ``.fai`` is built beside it if missing).
+    regions
+        DataFrame with ``chrom, start, end`` (0-based, half-open); all of length ``L``.
+    length
+        Expected ``L``; defaults to the length of the first region.
+    out
+        Optional ``uint8`` array of shape ``(n, L)`` to fill, e.g. a memory-mapped ``.npy``
+        from :func:`numpy.lib.format.open_memmap`; it is returned.
+    progress
+        Show a tqdm bar over chromosomes.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``uint8`` codes of shape ``(n, L)``.
+
+    Raises
+    ------
+    FastaError
+        On an unknown chromosome (with a naming hint), a region past a chromosome's end or
+        before 0, or regions of different lengths (the first offending row is named).
+    """
+    n = len(regions)
+    starts = regions["start"].to_numpy(dtype=np.int64)
+    lengths = regions["end"].to_numpy(dtype=np.int64) - starts
+    if length is None:
+        length = int(lengths[0]) if n else 0
+    wrong = np.flatnonzero(lengths != length)
+    if wrong.size:
+        i = int(wrong[0])
+        raise FastaError(
+            f"region {i} ({_fmt(regions, i)}) is {lengths[i]} bp, expected {length}; "
+            f"{wrong.size} regions differ — recentre them to one width first"
+        )
+    if out is None:
+        out = np.empty((n, length), dtype=np.uint8)
+    elif out.shape != (n, length) or out.dtype != np.uint8:
+        raise ValueError(f"out has shape {out.shape} {out.dtype}, expected ({n}, {length}) uint8")
+    if n == 0:
+        return out
+    fa = open_fasta(fasta)
+    try:
+        chrom_codes, chrom_names = pd.factorize(regions["chrom"], sort=False)
+        missing = [c for c in chrom_names if c not in fa.index]
+        if missing:
+            raise FastaError(
+                f"{fasta}: {len(missing)} chromosome(s) of the regions are not in the FASTA, "
+                f"e.g. {missing[0]!r}." + chrom_hint(str(missing[0]), fa.index)
+            )
+        order = np.argsort(chrom_codes, kind="stable")
+        bounds = np.searchsorted(chrom_codes[order], np.arange(len(chrom_names) + 1))
+        bar = tqdm(chrom_names, desc="extract", unit="chrom", disable=not progress)
+        for k, chrom in enumerate(bar):
+            idx = order[bounds[k] : bounds[k + 1]]
+            size = fa.index[chrom].rlen
+            s = starts[idx]
+            bad = np.flatnonzero((s < 0) | (s + length > size))
+            if bad.size:
+                i = int(idx[bad[0]])
+                raise FastaError(
+                    f"region {i} ({_fmt(regions, i)}) lies outside {chrom} (0–{size} bp in "
+                    f"{fasta}); {bad.size} regions on {chrom} do"
+                )
+            windows = sliding_window_view(_read_codes(fa, chrom), length)
+            for j in range(0, idx.size, _CHUNK):
+                out[idx[j : j + _CHUNK]] = windows[s[j : j + _CHUNK]]
+    finally:
+        fa.close()
+    return out
+
+
+_CHUNK = 1 << 17
+
+
+def _fmt(regions: pd.DataFrame, i: int) -> str:
+    row = regions.iloc[i]
+    return f"{row['chrom']}:{row['start']}-{row['end']}"

@@ -1,0 +1,111 @@
+"""``chromtransfer`` — the book's stages from a terminal.
+
+Each sub-command is a thin wrapper over library functions; ``chromtransfer <cmd> --help``
+documents every option.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from chromtransfer_lib import __version__
+
+log = logging.getLogger("chromtransfer")
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _cmd_book(args: argparse.Namespace) -> int:
+    from chromtransfer_lib.book import run_book
+
+    result = run_book(
+        profile=args.profile,
+        run_dir=args.run_dir,
+        chapters=args.chapter or None,
+        html=not args.no_html,
+        progress=not args.quiet,
+    )
+    for ch in result.chapters:
+        print(f"  {ch.name:<32s} {ch.seconds:7.1f} s")
+    if result.index_html is not None:
+        print(f"  {'html build':<32s} {result.build_seconds:7.1f} s")
+        print(f"\nThe book is at {result.index_html}")
+        print(f"Open it with:  python -m webbrowser file://{result.index_html}")
+    ledger = result.run_dir / "ledger.csv"
+    if ledger.is_file():
+        print(f"Reproduction ledger: {ledger}")
+    print(f"Run artifacts: {result.run_dir}")
+    return 0
+
+
+def _cmd_profile(args: argparse.Namespace) -> int:
+    from chromtransfer_lib.config import load_profile
+
+    prof = load_profile(args.profile)
+    print(json.dumps(prof.to_dict(), indent=2))
+    return 0
+
+
+def _add_book(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "book",
+        help="run every chapter with papermill and build the HTML book",
+        description="Execute notebooks/NN_*.py at a profile and render the book into _build/html.",
+    )
+    p.add_argument("--profile", default="quick", help="smoke | quick | paper | path/to/profile.yaml")
+    p.add_argument("--run-dir", type=Path, default=None, help="artifacts folder (runs/<profile>)")
+    p.add_argument(
+        "--chapter", action="append", help="run only this chapter (e.g. 03 or 03_finetuning)"
+    )
+    p.add_argument("--no-html", action="store_true", help="execute notebooks but skip the HTML")
+    p.add_argument("--quiet", action="store_true", help="no per-cell progress bars")
+    p.set_defaults(func=_cmd_book)
+
+
+def _add_profile(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("profile", help="print a resolved profile as JSON")
+    p.add_argument("profile", help="smoke | quick | paper | path/to/profile.yaml")
+    p.set_defaults(func=_cmd_profile)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser (also used to test that every ``--help`` renders)."""
+    parser = argparse.ArgumentParser(
+        prog="chromtransfer",
+        description="ChromTransfer: transfer learning of cell-type-specific chromatin "
+        "accessibility from DNA sequence — the book's stages from a terminal.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in (_add_book, _add_profile):
+        add(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``chromtransfer`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )
+    from chromtransfer_lib.book import BookError
+    from chromtransfer_lib.config import ConfigError
+
+    try:
+        return args.func(args)
+    except (ConfigError, BookError, FileNotFoundError, ValueError) as err:
+        print(f"chromtransfer {args.command}: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,82 @@
+"""The whole book at the smoke profile, through the same runner users call."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from chromtransfer_lib.book import BookError, find_repo_root, list_chapters, run_book
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _copy_book(dst: Path) -> Path:
+    dst.mkdir(parents=True)
+    for name in ("_config.yml", "_toc.yml"):
+        shutil.copy(ROOT / name, dst / name)
+    for name in ("book", "notebooks"):
+        shutil.copytree(
+            ROOT / name, dst / name, ignore=shutil.ignore_patterns("chapters", "*.ipynb")
+        )
+    return dst
+
+
+def test_toc_lists_every_chapter() -> None:
+    toc = (ROOT / "_toc.yml").read_text()
+    listed = re.findall(r"book/chapters/(\d\d_[a-z0-9_]+)", toc)
+    assert listed == [p.stem for p in list_chapters(ROOT)]
+
+
+def test_every_chapter_takes_profile_and_run_dir_parameters() -> None:
+    for src in list_chapters(ROOT):
+        text = src.read_text()
+        cell = text.split('# %% tags=["parameters"]', 1)
+        assert len(cell) == 2, f"{src.name} has no parameters cell"
+        params = cell[1].split("# %%", 1)[0]
+        assert 'profile = "quick"' in params and "run_dir = None" in params, src.name
+
+
+@pytest.mark.notebook
+def test_smoke_book_builds_with_figures(tmp_path: Path) -> None:
+    root = _copy_book(tmp_path / "book_root")
+    result = run_book(profile="smoke", root=root, run_dir=tmp_path / "run", progress=False)
+    assert result.index_html is not None and result.index_html.is_file()
+    html_root = root / "_build" / "html"
+    for chapter in result.chapters:
+        page = html_root / "book" / "chapters" / f"{chapter.name}.html"
+        assert page.is_file(), page
+        html = page.read_text()
+        images = re.findall(r'<img[^>]+src="([^"]+)"', html)
+        assert images, f"{chapter.name} shows no figure"
+        for src in images:
+            if src.startswith("data:"):
+                continue
+            assert (page.parent / src).resolve().is_file(), f"{chapter.name}: missing {src}"
+        assert "Traceback" not in html, f"{chapter.name} rendered an exception"
+    assert (result.run_dir / "book_timings.csv").is_file()
+
+
+def test_failing_chapter_names_notebook_and_cell(tmp_path: Path) -> None:
+    root = _copy_book(tmp_path / "book_root")
+    for p in list_chapters(root):
+        p.unlink()
+    (root / "notebooks" / "01_data.py").write_text(
+        '# %% tags=["parameters"]\nprofile = "quick"\nrun_dir = None\n\n'
+        '# %%\nraise RuntimeError("planted failure")\n'
+    )
+    with pytest.raises(BookError, match=r"notebooks/01_data\.py failed in cell .*planted failure"):
+        run_book(profile="smoke", root=root, run_dir=tmp_path / "run", html=False, progress=False)
+
+
+def test_bad_profile_fails_before_running(tmp_path: Path) -> None:
+    from chromtransfer_lib.config import ConfigError
+
+    with pytest.raises(ConfigError):
+        run_book(profile="nope", root=ROOT, html=False)
+
+
+def test_repo_root_is_found_from_subdirectory() -> None:
+    assert find_repo_root(ROOT / "notebooks") == ROOT

@@ -1,0 +1,104 @@
+"""Profiles load strictly: unknown, missing or mistyped keys name the key and the file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from chromtransfer_lib.config import (
+    CELL_LINES,
+    PROFILE_NAMES,
+    ConfigError,
+    Profile,
+    load_profile,
+    profile_path,
+)
+
+
+@pytest.mark.parametrize("name", PROFILE_NAMES)
+def test_packaged_profiles_load(name: str) -> None:
+    prof = load_profile(name)
+    assert isinstance(prof, Profile)
+    assert prof.name == name
+    assert set(prof.simulation.drivers) == set(CELL_LINES)
+    assert prof.data.test_chroms == ("chr2", "chr3")
+
+
+def test_paper_profile_has_the_papers_recipes() -> None:
+    prof = load_profile("paper")
+    assert prof.data.seq_len == 600
+    assert (prof.model.stem_filters, prof.model.res1_filters, prof.model.res2_filters) == (64, 32, 64)
+    assert prof.model.pretrain_head == (512, 128)
+    assert prof.model.finetune_head == (1024, 32)
+    assert (prof.pretrain.learning_rate, prof.pretrain.batch_size, prof.pretrain.patience) == (
+        1e-3,
+        256,
+        15,
+    )
+    assert (prof.finetune.learning_rate, prof.finetune.batch_size, prof.finetune.patience) == (
+        5e-6,
+        128,
+        10,
+    )
+    assert prof.bootstrap.fractions == (0.01, 0.05, 0.10, 0.15, 0.20, 0.25, 0.50, 0.75)
+    assert prof.bootstrap.repetitions == 10
+
+
+def _write_variant(tmp_path: Path, edit) -> Path:  # noqa: ANN001
+    raw = yaml.safe_load(profile_path("smoke").read_text())
+    edit(raw)
+    path = tmp_path / "variant.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def test_unknown_key_is_named_with_file(tmp_path: Path) -> None:
+    path = _write_variant(tmp_path, lambda r: r["pretrain"].update(learnig_rate=0.1))
+    with pytest.raises(ConfigError, match=r"variant\.yaml\.pretrain: unknown key\(s\) 'learnig_rate'"):
+        load_profile(path)
+
+
+def test_missing_key_is_named(tmp_path: Path) -> None:
+    path = _write_variant(tmp_path, lambda r: r["model"].pop("dropout"))
+    with pytest.raises(ConfigError, match=r"model: missing key\(s\) 'dropout'"):
+        load_profile(path)
+
+
+def test_wrong_type_is_named(tmp_path: Path) -> None:
+    path = _write_variant(tmp_path, lambda r: r["finetune"].update(batch_size="128"))
+    with pytest.raises(ConfigError, match=r"finetune\.batch_size: expected an integer"):
+        load_profile(path)
+
+
+def test_cross_field_checks(tmp_path: Path) -> None:
+    path = _write_variant(tmp_path, lambda r: r["bootstrap"].update(cell_line="HeLa"))
+    with pytest.raises(ConfigError, match="bootstrap.cell_line 'HeLa'"):
+        load_profile(path)
+    path = _write_variant(tmp_path, lambda r: r["pretrain"].update(folds=[0, 3]))
+    with pytest.raises(ConfigError, match=r"pretrain\.folds \[3\]"):
+        load_profile(path)
+
+
+def test_unknown_profile_name() -> None:
+    with pytest.raises(ConfigError, match="unknown profile 'fast'"):
+        load_profile("fast")
+
+
+def test_invalid_yaml(tmp_path: Path) -> None:
+    path = tmp_path / "broken.yaml"
+    path.write_text("name: [unclosed\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_profile(path)
+
+
+def test_profiles_are_frozen_and_hash_stably(tmp_path: Path) -> None:
+    a, b = load_profile("smoke"), load_profile("smoke")
+    assert a.config_hash() == b.config_hash()
+    assert a.config_hash("model") != load_profile("quick").config_hash("model")
+    with pytest.raises(AttributeError):
+        a.seed = 3  # type: ignore[misc]
+    path = _write_variant(tmp_path, lambda r: r.update(seed=99))
+    assert load_profile(path).config_hash() != a.config_hash()
+    assert load_profile(path).config_hash("model") == a.config_hash("model")
