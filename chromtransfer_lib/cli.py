@@ -57,7 +57,9 @@ def _add_book(sub: argparse._SubParsersAction) -> None:
         help="run every chapter with papermill and build the HTML book",
         description="Execute notebooks/NN_*.py at a profile and render the book into _build/html.",
     )
-    p.add_argument("--profile", default="quick", help="smoke | quick | paper | path/to/profile.yaml")
+    p.add_argument(
+        "--profile", default="quick", help="smoke | quick | paper | path/to/profile.yaml"
+    )
     p.add_argument("--run-dir", type=Path, default=None, help="artifacts folder (runs/<profile>)")
     p.add_argument(
         "--chapter", action="append", help="run only this chapter (e.g. 03 or 03_finetuning)"

@@ -15,7 +15,7 @@ from chromtransfer_lib.config import CELL_LINES
 
 #: One colour per cell line (Okabe–Ito, colour-blind safe), used in every figure.
 CELL_LINE_COLOURS: dict[str, str] = dict(
-    zip(CELL_LINES, ["#E69F00", "#56B4E9", "#009E73", "#CC79A7", "#D55E00", "#0072B2"])
+    zip(CELL_LINES, ["#E69F00", "#56B4E9", "#009E73", "#CC79A7", "#D55E00", "#0072B2"], strict=True)
 )
 
 #: Colours of the model kinds compared throughout the book.
@@ -30,7 +30,7 @@ MODEL_COLOURS: dict[str, str] = {
 BASE_COLOURS: dict[str, str] = {"A": "#109648", "C": "#255C99", "G": "#F7B32B", "T": "#D62839"}
 
 
-def theme_book(base_size: float = 11):  # noqa: ANN201 - plotnine theme
+def theme_book(base_size: float = 11):
     """The book's plotnine theme: clean, large enough for slides."""
     import plotnine as p9
 
@@ -56,7 +56,7 @@ def logo_frame(probabilities: np.ndarray) -> pd.DataFrame:
     return pd.DataFrame((p * ic).T, columns=list("ACGT"))
 
 
-def plot_logo(probabilities: np.ndarray, *, ax=None, title: str | None = None):  # noqa: ANN001, ANN201
+def plot_logo(probabilities: np.ndarray, *, ax=None, title: str | None = None):
     """Draw an information-content logo of a ``(4, w)`` probability matrix.
 
     Returns the ``logomaker.Logo`` object; its axes are ``logo.ax``.
@@ -78,9 +78,16 @@ def plot_logo(probabilities: np.ndarray, *, ax=None, title: str | None = None): 
 
 
 def plot_logo_grid(
-    matrices: Sequence, *, ncols: int = 2, titles: Sequence[str] | None = None, pseudocount=0.0
-):  # noqa: ANN001, ANN201
-    """Logos of several :class:`~chromtransfer_lib.jaspar.JasparMatrix` in a grid; returns the figure."""
+    matrices: Sequence,
+    *,
+    ncols: int = 2,
+    titles: Sequence[str] | None = None,
+    pseudocount: float = 0.0,
+):
+    """Logos of several :class:`~chromtransfer_lib.jaspar.JasparMatrix` in a grid.
+
+    Returns the matplotlib figure.
+    """
     import matplotlib.pyplot as plt
 
     n = len(matrices)

@@ -29,7 +29,11 @@ def test_packaged_profiles_load(name: str) -> None:
 def test_paper_profile_has_the_papers_recipes() -> None:
     prof = load_profile("paper")
     assert prof.data.seq_len == 600
-    assert (prof.model.stem_filters, prof.model.res1_filters, prof.model.res2_filters) == (64, 32, 64)
+    assert (prof.model.stem_filters, prof.model.res1_filters, prof.model.res2_filters) == (
+        64,
+        32,
+        64,
+    )
     assert prof.model.pretrain_head == (512, 128)
     assert prof.model.finetune_head == (1024, 32)
     assert (prof.pretrain.learning_rate, prof.pretrain.batch_size, prof.pretrain.patience) == (
@@ -46,7 +50,7 @@ def test_paper_profile_has_the_papers_recipes() -> None:
     assert prof.bootstrap.repetitions == 10
 
 
-def _write_variant(tmp_path: Path, edit) -> Path:  # noqa: ANN001
+def _write_variant(tmp_path: Path, edit) -> Path:
     raw = yaml.safe_load(profile_path("smoke").read_text())
     edit(raw)
     path = tmp_path / "variant.yaml"
@@ -56,7 +60,9 @@ def _write_variant(tmp_path: Path, edit) -> Path:  # noqa: ANN001
 
 def test_unknown_key_is_named_with_file(tmp_path: Path) -> None:
     path = _write_variant(tmp_path, lambda r: r["pretrain"].update(learnig_rate=0.1))
-    with pytest.raises(ConfigError, match=r"variant\.yaml\.pretrain: unknown key\(s\) 'learnig_rate'"):
+    with pytest.raises(
+        ConfigError, match=r"variant\.yaml\.pretrain: unknown key\(s\) 'learnig_rate'"
+    ):
         load_profile(path)
 
 
@@ -74,7 +80,7 @@ def test_wrong_type_is_named(tmp_path: Path) -> None:
 
 def test_cross_field_checks(tmp_path: Path) -> None:
     path = _write_variant(tmp_path, lambda r: r["bootstrap"].update(cell_line="HeLa"))
-    with pytest.raises(ConfigError, match="bootstrap.cell_line 'HeLa'"):
+    with pytest.raises(ConfigError, match=r"bootstrap\.cell_line 'HeLa'"):
         load_profile(path)
     path = _write_variant(tmp_path, lambda r: r["pretrain"].update(folds=[0, 3]))
     with pytest.raises(ConfigError, match=r"pretrain\.folds \[3\]"):
