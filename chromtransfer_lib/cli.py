@@ -51,6 +51,73 @@ def _cmd_profile(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_doctor(args: argparse.Namespace) -> int:
+    from chromtransfer_lib.doctor import format_report, run_doctor
+
+    report = run_doctor(
+        cache_dir=args.cache_dir,
+        require_gpu=args.require_gpu,
+        verify_checksums=args.verify,
+    )
+    print(format_report(report))
+    return report.exit_code
+
+
+def _cmd_fetch(args: argparse.Namespace) -> int:
+    from chromtransfer_lib import manifest
+
+    if args.status:
+        table = manifest.status(args.names or "all", cache_dir=args.cache_dir)
+        print(table.drop(columns=["expected_sha256"]).to_string(index=False))
+        return 0 if (table["state"] == "present").all() else 1
+    if not args.all and not args.names:
+        print("chromtransfer fetch: name files to fetch, or --all (see --status)", file=sys.stderr)
+        return 2
+    paths = manifest.fetch(
+        "all" if args.all else args.names,
+        cache_dir=args.cache_dir,
+        mirror=args.mirror,
+        progress=not args.quiet,
+    )
+    for name, path in paths.items():
+        print(f"{name}\t{path}")
+    return 0
+
+
+def _add_doctor(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "doctor",
+        help="check Python, TensorFlow, GPU visibility, the data cache and manifest files",
+        description="Diagnose the installation: versions, whether a GPU is visible (and why "
+        "not), the data cache location and free space, which manifest files are present.",
+    )
+    p.add_argument("--cache-dir", type=Path, default=None, help="data cache ($CHROMTRANSFER_DATA)")
+    p.add_argument(
+        "--require-gpu", action="store_true", help="fail (exit 1) when no GPU is visible"
+    )
+    p.add_argument("--verify", action="store_true", help="verify checksums of cached files")
+    p.set_defaults(func=_cmd_doctor)
+
+
+def _add_fetch(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "fetch",
+        help="download the paper's inputs (data_manifest/) into the data cache, with checksums",
+        description="Download manifest entries into $CHROMTRANSFER_DATA (or --cache-dir), "
+        "verifying checksums; partial files are never left behind. Offline sites can point "
+        "--mirror (or $CHROMTRANSFER_MIRROR) at a directory or URL laid out like the cache.",
+    )
+    p.add_argument("names", nargs="*", help="manifest entry names (see --status)")
+    p.add_argument("--all", action="store_true", help="fetch every manifest entry")
+    p.add_argument(
+        "--status", action="store_true", help="show which files are present; no download"
+    )
+    p.add_argument("--cache-dir", type=Path, default=None, help="data cache ($CHROMTRANSFER_DATA)")
+    p.add_argument("--mirror", default=None, help="mirror directory or URL ($CHROMTRANSFER_MIRROR)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=_cmd_fetch)
+
+
 def _add_book(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "book",
@@ -85,7 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_add_book, _add_profile):
+    for add in (_add_book, _add_profile, _add_doctor, _add_fetch):
         add(sub)
     return parser
 
@@ -104,7 +171,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         return args.func(args)
-    except (ConfigError, BookError, FileNotFoundError, ValueError) as err:
+    except (ConfigError, BookError, OSError, ValueError) as err:
         print(f"chromtransfer {args.command}: error: {err}", file=sys.stderr)
         return 2
 
