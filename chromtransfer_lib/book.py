@@ -134,7 +134,24 @@ def execute_chapter(
             f"({err.ename}: {err.evalue}).\nThe partly executed notebook is {executed}; "
             f"re-run this chapter alone with:\n  {chapter_command(name, profile)}"
         ) from err
+    _hide_injected_parameters(executed)
     return ChapterRun(name, source, executed, time.perf_counter() - t0)
+
+
+def _hide_injected_parameters(path: Path) -> None:
+    """Tag papermill's injected-parameters cell ``remove-cell`` so the page stays clean.
+
+    The values stay in the notebook (and every chapter prints its profile); only the rendered
+    page omits the cell, whose absolute ``run_dir`` means nothing to a reader.
+    """
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        tags = cell.get("metadata", {}).get("tags", [])
+        if "injected-parameters" in tags and "remove-cell" not in tags:
+            cell["metadata"]["tags"] = [*tags, "remove-cell"]
+    nbformat.write(nb, path)
 
 
 def build_html(root: Path) -> Path:

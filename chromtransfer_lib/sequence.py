@@ -1,5 +1,8 @@
 """DNA sequences as integer codes and one-hot arrays — the one place that defines them.
 
+Also reads them from FASTA (plain or bgzip, via pyfaidx): :func:`extract_sequences` loads each
+chromosome once (:func:`read_chromosome`) and slices all its regions with NumPy.
+
 Contract (design.md §3):
 
 * codes: ``uint8`` array of shape ``(n, L)`` with ``A=0, C=1, G=2, T=3, N=4``. Lowercase
@@ -138,7 +141,7 @@ def gc_fraction(codes: np.ndarray) -> np.ndarray:
         return np.where(acgt > 0, gc / np.maximum(acgt, 1), np.nan)
 
 
-def one_hot_tensor(codes):  # noqa: ANN001, ANN201 - TensorFlow types
+def one_hot_tensor(codes):  # TensorFlow types: not annotated
     """TensorFlow version of :func:`one_hot` for ``tf.data`` maps and models.
 
     ``tf.one_hot`` with depth 4 maps code 4 (``N``) to an all-zero row, as the contract says.
@@ -215,8 +218,9 @@ def _read_codes(fa: pyfaidx.Faidx, chrom: str) -> np.ndarray:
     out = np.empty(rec.rlen, dtype=np.uint8)
     if rec.rlen == 0:
         return out
-    raw = np.memmap(fa.filename, dtype=np.uint8, mode="r", offset=rec.offset,
-                    shape=(rec.bend - rec.offset,))  # fmt: skip
+    raw = np.memmap(
+        fa.filename, dtype=np.uint8, mode="r", offset=rec.offset, shape=(rec.bend - rec.offset,)
+    )
     n_full = rec.rlen // rec.lenc
     body = raw[: n_full * rec.lenb].reshape(n_full, rec.lenb)[:, : rec.lenc]
     np.take(_LUT, body, out=out[: n_full * rec.lenc].reshape(n_full, rec.lenc))

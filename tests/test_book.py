@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
 import pytest
@@ -11,17 +10,6 @@ import pytest
 from chromtransfer_lib.book import BookError, find_repo_root, list_chapters, run_book
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _copy_book(dst: Path) -> Path:
-    dst.mkdir(parents=True)
-    for name in ("_config.yml", "_toc.yml"):
-        shutil.copy(ROOT / name, dst / name)
-    for name in ("book", "notebooks"):
-        shutil.copytree(
-            ROOT / name, dst / name, ignore=shutil.ignore_patterns("chapters", "*.ipynb")
-        )
-    return dst
 
 
 def test_toc_lists_every_chapter() -> None:
@@ -40,11 +28,9 @@ def test_every_chapter_takes_profile_and_run_dir_parameters() -> None:
 
 
 @pytest.mark.notebook
-def test_smoke_book_builds_with_figures(tmp_path: Path) -> None:
-    root = _copy_book(tmp_path / "book_root")
-    result = run_book(profile="smoke", root=root, run_dir=tmp_path / "run", progress=False)
+def test_smoke_book_builds_with_figures(smoke_book) -> None:
+    result, html_root = smoke_book.result, smoke_book.html_root
     assert result.index_html is not None and result.index_html.is_file()
-    html_root = root / "_build" / "html"
     for chapter in result.chapters:
         page = html_root / "book" / "chapters" / f"{chapter.name}.html"
         assert page.is_file(), page
@@ -59,8 +45,8 @@ def test_smoke_book_builds_with_figures(tmp_path: Path) -> None:
     assert (result.run_dir / "book_timings.csv").is_file()
 
 
-def test_failing_chapter_names_notebook_and_cell(tmp_path: Path) -> None:
-    root = _copy_book(tmp_path / "book_root")
+def test_failing_chapter_names_notebook_and_cell(tmp_path: Path, copy_book) -> None:
+    root = copy_book(tmp_path / "book_root")
     for p in list_chapters(root):
         p.unlink()
     (root / "notebooks" / "01_data.py").write_text(

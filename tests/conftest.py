@@ -1,0 +1,48 @@
+"""Shared fixtures: the book's sources copied to a temporary root, and the smoke book built once."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from chromtransfer_lib.book import BookResult, run_book
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def copy_book_sources(dst: Path) -> Path:
+    """Copy ``_config.yml``, ``_toc.yml``, ``book/`` and ``notebooks/`` (no outputs) to ``dst``."""
+    dst.mkdir(parents=True)
+    for name in ("_config.yml", "_toc.yml"):
+        shutil.copy(ROOT / name, dst / name)
+    for name in ("book", "notebooks"):
+        shutil.copytree(
+            ROOT / name, dst / name, ignore=shutil.ignore_patterns("chapters", "*.ipynb")
+        )
+    return dst
+
+
+@pytest.fixture
+def copy_book() -> Callable[[Path], Path]:
+    """:func:`copy_book_sources`, for tests that run the book on a modified copy."""
+    return copy_book_sources
+
+
+@dataclass(frozen=True)
+class SmokeBook:
+    root: Path
+    html_root: Path
+    result: BookResult
+
+
+@pytest.fixture(scope="session")
+def smoke_book(tmp_path_factory: pytest.TempPathFactory) -> SmokeBook:
+    """The whole book executed at the smoke profile and rendered to HTML, once per session."""
+    tmp = tmp_path_factory.mktemp("smoke_book")
+    root = copy_book_sources(tmp / "book_root")
+    result = run_book(profile="smoke", root=root, run_dir=tmp / "run", progress=False)
+    return SmokeBook(root, root / "_build" / "html", result)

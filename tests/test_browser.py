@@ -1,0 +1,165 @@
+"""The rendered book, checked in a real (headless) Chromium.
+
+The first test plants every kind of defect in a tiny site and checks that the checker reports
+exactly those (and nothing on clean pages), so the book test below cannot pass by seeing
+nothing. Without Chromium both skip and say how to get it (``.ci/run`` installs it).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from chromtransfer_lib.browsercheck import check_site, find_chromium, list_pages
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "test-artifacts" / "browser"
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Path:
+    """``$CHROMIUM`` if set, else the first Chromium/Chrome on PATH; skip if there is none."""
+    path = Path(os.environ["CHROMIUM"]) if os.environ.get("CHROMIUM") else find_chromium()
+    if path is None or not path.is_file():
+        pytest.skip(
+            "no Chromium: the browser check needs Debian's `chromium` package "
+            "(`apt-get install chromium`; .ci/run installs it) or CHROMIUM=/path/to/chrome"
+        )
+    return path
+
+
+def _page(body: str, head: str = "") -> str:
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'>{head}</head><body>{body}</body></html>"
+    )
+
+
+def _planted_site(root: Path) -> Path:
+    (root / "sub").mkdir(parents=True)
+    Image.new("RGB", (7, 5), (200, 30, 30)).save(root / "dot.png")
+    (root / "corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\n this is not an image")
+    # no intrinsic size: naturalWidth is 0 although it renders; must not count as broken
+    (root / "sized_by_css.svg").write_text(
+        '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10">'
+        '<circle r="4" cx="5" cy="5"/></svg>'
+    )
+    (root / "index.html").write_text(
+        _page(
+            '<img src="dot.png"><img src="sized_by_css.svg" style="width:40px">'
+            '<img src="data:image/png;base64,'
+            'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg==">'
+            '<a href="sub/page.html#part">sub</a> <a href="sub/">folder</a> <a href="#top">top</a>'
+            ' <a href="mailto:someone@example.org">mail</a>'
+            ' <a href="https://external.invalid/elsewhere.html">not followed</a>'
+            "<script>console.log('fine'); console.warn('only a warning');</script>"
+        )
+    )
+    (root / "sub" / "index.html").write_text(_page("<p>folder index</p>"))
+    (root / "sub" / "page.html").write_text(
+        _page('<h1 id="part">part</h1><a href="../index.html">home</a><img src="../dot.png">')
+    )
+    (root / "redirect.html").write_text(
+        _page("moving", head='<meta http-equiv="refresh" content="0; url=sub/page.html">')
+    )
+    (root / "broken.html").write_text(
+        _page(
+            '<img src="missing.png"><img src="corrupt.png" loading="lazy">'
+            '<img src="https://external.invalid/logo.png">'
+            '<a href="nowhere.html#x">dead</a> <a href="sub/page.html">alive</a>'
+            '<script src="missing.js"></script>'
+            '<script src="https://external.invalid/lib.js"></script>'
+            "<script>console.error('planted console error');</script>"
+            "<script>throw new TypeError('planted exception');</script>",
+            head='<link rel="stylesheet" href="missing.css">',
+        )
+    )
+    return root
+
+
+def test_checker_reports_planted_defects_and_nothing_else(tmp_path: Path, chromium: Path) -> None:
+    site = _planted_site(tmp_path / "site")
+    shot = tmp_path / "shots" / "redirect.png"
+    report = check_site(
+        site, chromium=chromium, screenshots={"redirect.html": shot}, viewport=(640, 480)
+    )
+    pages = {p.page: p for p in report.pages}
+    assert (
+        list(pages)
+        == list_pages(site)
+        == [
+            "broken.html",
+            "index.html",
+            "redirect.html",
+            "sub/index.html",
+            "sub/page.html",
+        ]
+    )
+    for clean in ("index.html", "redirect.html", "sub/index.html", "sub/page.html"):
+        assert pages[clean].problems == (), report.summary()
+        assert pages[clean].external == (), report.summary()
+    assert pages["index.html"].images == 3
+    assert pages["index.html"].links == 3  # sub/page.html, sub/, index.html (#top); no mailto
+    assert pages["redirect.html"].final_url.endswith("/sub/page.html")
+
+    broken = pages["broken.html"]
+    found = {(f.kind, f.url.removeprefix(report.base_url), f.detail) for f in broken.problems}
+    assert found == {
+        ("image", "missing.png", "image did not load (naturalWidth 0 or undecodable)"),
+        ("image", "corrupt.png", "image did not load (naturalWidth 0 or undecodable)"),
+        ("request", "missing.png", "HTTP 404"),
+        ("request", "missing.js", "HTTP 404"),
+        ("request", "missing.css", "HTTP 404"),
+        ("link", "nowhere.html", "HTTP 404"),
+        ("console", "broken.html", "planted console error"),
+        ("exception", "broken.html", "TypeError: planted exception"),
+    }, report.summary()
+    # other origins: listed, never fetched, never problems
+    assert {f.url for f in broken.external} == {
+        "https://external.invalid/logo.png",
+        "https://external.invalid/lib.js",
+    }
+    assert all(report.base_url not in f.url for f in report.external)
+    assert len(report.problems) == len(found)
+    # distinct internal links: sub/page.html, sub/, index.html, nowhere.html
+    assert report.links_checked == 4
+
+    assert report.screenshots == (shot,)
+    with Image.open(shot) as img:
+        assert img.format == "PNG" and img.size == (640, 480)
+        # the redirect target shows the red 7x5 dot: the screenshot is of the final page
+        assert (200, 30, 30) in {c for _, c in img.convert("RGB").getcolors(1 << 16)}
+
+
+@pytest.mark.notebook
+def test_smoke_book_in_browser(chromium: Path, request: pytest.FixtureRequest) -> None:
+    book = request.getfixturevalue("smoke_book")  # build only once Chromium is known to exist
+    chapters = [c.name for c in book.result.chapters]
+    assert chapters, "the smoke book has no chapter"
+    shots = {
+        "index.html": ARTIFACTS / "intro.png",
+        f"book/chapters/{chapters[0]}.html": ARTIFACTS / f"{chapters[0]}.png",
+    }
+    report = check_site(book.html_root, chromium=chromium, screenshots=shots, full_page=True)
+    summary = report.summary()
+    (ARTIFACTS / "report.txt").write_text(summary + "\n")
+    print(summary)
+    for png in report.screenshots:
+        print(f"screenshot: {png}")
+
+    checked = {p.page: p for p in report.pages}
+    assert set(checked) == set(list_pages(book.html_root))
+    assert checked["index.html"].final_url.endswith("/book/intro.html")
+    for name in chapters:
+        page = checked[f"book/chapters/{name}.html"]
+        assert page.images > 0, f"{name}: no figure reached the browser"
+        assert page.links > 0, f"{name}: no internal link (navigation missing?)"
+    assert not report.problems, report.summary()
+    assert set(report.screenshots) == set(shots.values())
+    for png in report.screenshots:
+        with Image.open(png) as img:
+            assert img.width == 1280 and img.height >= 900
+            # a blank or single-colour page would mean nothing rendered
+            assert len(img.convert("RGB").getcolors(1 << 20) or []) > 50, png
