@@ -37,32 +37,72 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class SimulationConfig:
-    """Knobs of the simulated ENCODE-like world (see :mod:`chromtransfer_lib.simulate`)."""
+    """Knobs of the simulated ENCODE-like world (see :mod:`chromtransfer_lib.simulate`).
+
+    Lengths are in bp; ``(lo, hi)`` pairs are inclusive ranges drawn uniformly per item.
+
+    World: ``chrom_lengths``; regions of ``region_length`` bp around rDHS cores of
+    ``core_width`` bp; ``n_pretrain_rdhs`` rDHSs accessible in none of the six lines,
+    ``n_specific_total`` accessible in exactly one (split over the lines in the paper's
+    proportions), ``n_shared`` accessible in 2-3 lines. Fine-tuning negatives per positive:
+    the paper's per-line ratio clipped into ``neg_to_pos_ratio``; a fraction
+    ``universal_negative_fraction`` of them are pre-training rDHSs (label ``Negative``).
+
+    Genome: ``telomere_length``, ``gap_*`` and ``blacklist_*`` intervals per chromosome;
+    ``softmask_fraction`` covered by ``repeat_families`` repeat families (consensus lengths
+    ``repeat_length``, per-copy divergence ``repeat_divergence``); GC per ``gc_block`` drawn
+    from N(``gc_mean``, ``gc_sd``); CpG observed/expected ``cpg_obs_exp``;
+    ``region_gc_shift`` redraws each region's background with its GC shifted (0 = like the
+    background; real rDHSs are GC-richer); ``gc_compensation`` (0-1) redraws the non-site
+    bases of the planting window so that planting sites does not change its GC.
+
+    Motifs (JASPAR ``jaspar_release`` CORE vertebrates; names or matrix IDs): ``drivers`` per
+    cell line, ``generic_vocabulary``, ``decoy_vocabulary``. Sites lie fully inside the central
+    ``plant_window`` bp; bases are drawn from column probabilities raised to ``sharpness``
+    (a ``weak_site_fraction`` at sharpness 1). Sites per region: ``rdhs_sites`` (broad
+    vocabulary, pre-training rDHSs), ``specific_sites`` (own drivers), ``specific_generic_sites``,
+    ``cross_driver_sites`` (other lines' drivers), ``decoy_sites`` (every region);
+    ``background_sites_per_kb`` weak sites of any used matrix outside regions. ``label_noise``:
+    fraction of specific regions whose planted drivers are another line's.
+    """
 
     chrom_lengths: dict[str, int]
     region_length: int
-    n_rdhs: int
+    core_width: tuple[int, int]
+    plant_window: int
+    n_pretrain_rdhs: int
     n_specific_total: int
+    n_shared: int
     neg_to_pos_ratio: tuple[float, float]
-    n_fine_tune_universal_negatives: int
+    universal_negative_fraction: float
+    telomere_length: int
     gap_count_per_chrom: int
     gap_length: tuple[int, int]
     blacklist_count_per_chrom: int
     blacklist_length: tuple[int, int]
     softmask_fraction: float
+    repeat_families: int
+    repeat_length: tuple[int, int]
+    repeat_divergence: tuple[float, float]
     gc_mean: float
     gc_sd: float
     gc_block: int
-    cpg_depletion: float
+    cpg_obs_exp: float
+    region_gc_shift: float
+    gc_compensation: float
+    jaspar_release: str
     sharpness: float
+    weak_site_fraction: float
     rdhs_sites: tuple[int, int]
     specific_sites: tuple[int, int]
-    shared_sites: tuple[int, int]
+    specific_generic_sites: tuple[int, int]
+    cross_driver_sites: tuple[int, int]
     decoy_sites: tuple[int, int]
-    weak_site_fraction: float
+    background_sites_per_kb: float
     label_noise: float
     drivers: dict[str, tuple[str, ...]]
     generic_vocabulary: tuple[str, ...]
+    decoy_vocabulary: tuple[str, ...]
 
 
 @dataclass(frozen=True)
