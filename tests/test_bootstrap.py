@@ -1,0 +1,143 @@
+"""Grids: stratified subsets, shards, resume without redoing units, CV aggregation."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from chromtransfer_lib import bootstrap as B
+from chromtransfer_lib import model as M
+from chromtransfer_lib.tfdata import predict_proba
+
+L = 40
+TINY = {"seq_len": L, "stem_filters": 4, "res1_filters": 4, "res2_filters": 4, "top_filters": 4}
+ONE_EPOCH = B.Recipe(learning_rate=3e-3, batch_size=32, max_epochs=1, patience=2)
+
+
+def test_stratified_subsample_keeps_class_counts():
+    rng = np.random.default_rng(0)
+    labels = (rng.uniform(size=1000) < 0.25).astype(int)
+    pool = np.flatnonzero(rng.uniform(size=1000) < 0.8)
+    sub = B.stratified_subsample(pool, labels, 0.1, random_state=3)
+    assert np.all(np.isin(sub, pool)) and np.unique(sub).size == sub.size
+    for c in (0, 1):
+        assert np.sum(labels[sub] == c) == round(0.1 * np.sum(labels[pool] == c))
+    np.testing.assert_array_equal(sub, B.stratified_subsample(pool, labels, 0.1, random_state=3))
+    assert not np.array_equal(sub, B.stratified_subsample(pool, labels, 0.1, random_state=4))
+    tiny = B.stratified_subsample(pool, labels, 0.0001, random_state=0)
+    assert sorted(labels[tiny].tolist()) == [0, 1]  # at least one per class
+    with pytest.raises(ValueError, match="fraction"):
+        B.stratified_subsample(pool, labels, 1.5, random_state=0)
+
+
+def test_shards_partition_the_grid_and_seeds_are_stable():
+    units = B.grid_units(["chromtransfer", "scratch"], [0.01, 0.5], 3, random_state=7)
+    assert len(units) == 12
+    shards = [B.shard_units(units, (i, 5)) for i in range(5)]
+    assert sorted((u for s in shards for u in s), key=units.index) == units
+    assert sum(len(s) for s in shards) == len(units)
+    # both kinds of a cell share the seed (same subset); adding a fraction changes nothing
+    assert units[0].random_state == units[1].random_state
+    more = B.grid_units(["chromtransfer", "scratch"], [0.01, 0.25, 0.5], 3, random_state=7)
+    assert {u for u in units} <= set(more)
+    with pytest.raises(ValueError, match="shard"):
+        B.shard_units(units, (2, 2))
+
+
+@pytest.fixture(scope="module")
+def world():
+    rng = np.random.default_rng(1)
+    n = 240
+    codes = rng.integers(0, 4, (n, L)).astype(np.uint8)
+    y = (np.sum(codes[:, 5:25] == 1, axis=1) > 5).astype(np.int64)
+    folds = np.repeat([0, 1, 2, -1], n // 4)  # -1: test chromosomes
+    pre = M.build_pretrain_model(head_units=(8, 4), random_state=0, **TINY)
+    return codes, y, folds, pre
+
+
+def test_bootstrap_grid_resumes_without_redoing(world, tmp_path):
+    codes, y, folds, pre = world
+    builders = {
+        "chromtransfer": lambda s: M.build_chromtransfer_model(
+            pre, head_units=(8, 4), random_state=s
+        ),
+        "scratch": lambda s: M.build_binary_baseline(head_units=(8, 4), random_state=s, **TINY),
+    }
+    kw = {
+        "codes": codes,
+        "labels": y,
+        "train_indices": np.flatnonzero(folds > 0),
+        "val_indices": np.flatnonzero(folds == 0),
+        "test_indices": np.flatnonzero(folds == -1),
+        "fractions": [0.5],
+        "repetitions": 1,
+        "out_dir": tmp_path,
+        "random_state": 11,
+        "progress": False,
+    }
+    recipes = {"chromtransfer": ONE_EPOCH, "scratch": ONE_EPOCH}
+    # a "killed" grid: only shard 0 of 2 ran
+    first = B.run_bootstrap(builders, recipes, shard=(0, 2), **kw)
+    assert first["kind"].tolist() == ["chromtransfer"]
+    done = tmp_path / "chromtransfer" / "frac_0.5" / "rep_00"
+    stamp = {p.name: p.stat().st_mtime_ns for p in done.iterdir()}
+    assert len(B.collect_units(tmp_path)) == 1
+    # the whole grid again: only the missing unit trains
+    rows = B.run_bootstrap(builders, recipes, **kw)
+    assert {p.name: p.stat().st_mtime_ns for p in done.iterdir()} == stamp
+    units = B.collect_units(tmp_path)
+    assert units["kind"].tolist() == ["chromtransfer", "scratch"]
+    assert rows["n_train"].tolist() == [60, 60]  # half of 120 training rows, both kinds
+    configs = [
+        json.loads((tmp_path / k / "frac_0.5" / "rep_00" / "config.json").read_text())
+        for k in ("chromtransfer", "scratch")
+    ]
+    assert configs[0]["data_fingerprint"] == configs[1]["data_fingerprint"]  # same subset
+    # stored test metrics agree with a fresh prediction of the saved model
+    model = M.load_model(done / "model.keras")
+    p = predict_proba(model, codes, indices=np.flatnonzero(folds == -1))
+    np.testing.assert_allclose(np.load(done / "test_proba.npy"), p, atol=1e-6)
+    table = B.bootstrap_table(units)
+    assert table["n_runs"].tolist() == [1, 1]
+    assert table.loc[0, "f1_overall_mean"] == pytest.approx(units.loc[0, "f1_overall"])
+    with pytest.raises(ValueError, match="no training recipe"):
+        B.run_bootstrap(builders, {"scratch": ONE_EPOCH}, **kw)
+
+
+def test_cross_validation_folds_and_ensemble(world, tmp_path):
+    codes, y, folds, _ = world
+    cv = B.cross_validate(
+        lambda s: M.build_binary_baseline(head_units=(8, 4), random_state=s, **TINY),
+        ONE_EPOCH,
+        codes=codes,
+        labels=y,
+        folds=folds,
+        out_dir=tmp_path,
+        random_state=0,
+        fold_ids=(0, 2),
+        progress=False,
+    )
+    assert cv.per_fold["fold"].tolist() == [0, 2]
+    assert [r.config["n_val"] for r in cv.runs] == [60, 60]
+    assert [r.config["n_train"] for r in cv.runs] == [120, 120]
+    assert cv.summary.loc[0, "auroc_mean"] == pytest.approx(cv.per_fold["auroc"].mean())
+    assert cv.summary.loc[0, "auroc_sd"] == pytest.approx(cv.per_fold["auroc"].std(ddof=1))
+    assert cv.test_proba.shape == (60, 2)
+    from chromtransfer_lib.evaluate import binary_metrics
+
+    ens = binary_metrics(y[folds == -1], cv.test_proba.mean(axis=1))
+    assert cv.ensemble == pytest.approx(ens, nan_ok=True)
+    assert set(cv.histories["fold"]) == {0, 2}
+    with pytest.raises(ValueError, match="fold 5 has no rows"):
+        B.cross_validate(
+            lambda s: None,
+            ONE_EPOCH,
+            codes=codes,
+            labels=y,
+            folds=folds,
+            out_dir=tmp_path,
+            random_state=0,
+            fold_ids=(5,),
+        )

@@ -1,0 +1,153 @@
+"""Training runs on CPU: exact resume, repeatable seeds, transfer and freezing through fit."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from chromtransfer_lib import model as M
+from chromtransfer_lib import train as T
+from chromtransfer_lib.tfdata import predict_proba
+
+L = 48
+TINY = {"seq_len": L, "stem_filters": 4, "res1_filters": 4, "res2_filters": 4, "top_filters": 4}
+RECIPE = {"learning_rate": 3e-3, "batch_size": 32, "max_epochs": 3, "patience": 5}
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(0)
+    codes = rng.integers(0, 4, (160, L)).astype(np.uint8)
+    y = (np.sum(codes[:, 10:30] == 2, axis=1) > 5).astype(np.int64)  # a learnable rule
+    return codes, y, np.arange(120), np.arange(120, 160)
+
+
+def _run(data, out_dir, *, seed=1, model_seed=0, **kw):
+    codes, y, tr, va = data
+    model = M.build_pretrain_model(head_units=(8, 4), random_state=model_seed, **TINY)
+    args = {**RECIPE, **kw}
+    return T.train_model(
+        model,
+        train=(codes, y, tr),
+        val=T.Split(codes, y, va),
+        out_dir=out_dir,
+        random_state=seed,
+        progress=False,
+        **args,
+    )
+
+
+def _same(a, b):
+    return all(np.array_equal(u, v) for u, v in zip(a, b, strict=True))
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(data, tmp_path_factory):
+    return _run(data, tmp_path_factory.mktemp("runs") / "a")
+
+
+def test_run_folder_contents(uninterrupted):
+    run = uninterrupted
+    files = {p.name for p in run.out_dir.iterdir()}
+    assert files == {"config.json", "history.csv", "metrics.json", "model.keras"}
+    history = pd.read_csv(run.out_dir / "history.csv")
+    assert history["epoch"].tolist() == [1, 2, 3]
+    assert {"loss", "val_loss", "auroc", "val_auroc"} <= set(history.columns)
+    metrics = json.loads((run.out_dir / "metrics.json").read_text())
+    assert metrics["best_epoch"] == int(history.loc[history["val_loss"].idxmin(), "epoch"])
+    config = json.loads((run.out_dir / "config.json").read_text())
+    assert config["learning_rate"] == RECIPE["learning_rate"] and config["n_train"] == 120
+    best = M.load_model(run.model_path, expected_seq_len=L)
+    assert _same(best.get_weights(), run.model.get_weights())
+
+
+def test_resume_after_kill_reaches_the_same_weights(data, uninterrupted, tmp_path):
+    first = _run(data, tmp_path / "b", stop_after_epochs=1)
+    assert first.metrics == {"finished": False}
+    assert json.loads((tmp_path / "b" / "backup" / "state.json").read_text())["epoch"] == 1
+    resumed = _run(data, tmp_path / "b")
+    assert resumed.resumed_from_epoch == 1
+    assert resumed.history["epoch"].tolist() == [1, 2, 3]
+    pd.testing.assert_frame_equal(
+        resumed.history.drop(columns="seconds"), uninterrupted.history.drop(columns="seconds")
+    )
+    assert _same(resumed.model.get_weights(), uninterrupted.model.get_weights())
+    assert not (tmp_path / "b" / "backup").exists()
+
+
+def test_finished_runs_are_reused_and_mismatches_refused(data, uninterrupted):
+    reused = _run(data, uninterrupted.out_dir)
+    assert reused.reused and _same(reused.model.get_weights(), uninterrupted.model.get_weights())
+    with pytest.raises(T.RunConfigMismatch, match="learning_rate"):
+        _run(data, uninterrupted.out_dir, learning_rate=1e-4)
+
+
+@pytest.mark.slow
+def test_same_seed_repeats_other_seed_differs(data, uninterrupted, tmp_path):
+    # (the resume test is already a second, independent run with the same seed)
+    again = _run(data, tmp_path / "c")
+    assert _same(again.model.get_weights(), uninterrupted.model.get_weights())
+    other = _run(data, tmp_path / "d", seed=2)
+    assert not _same(other.model.get_weights(), uninterrupted.model.get_weights())
+
+
+def test_best_weights_are_restored(data, uninterrupted):
+    codes, y, _, va = data
+    p = np.clip(predict_proba(uninterrupted.model, codes, indices=va), 1e-7, 1 - 1e-7)
+    bce = -np.mean(y[va] * np.log(p) + (1 - y[va]) * np.log(1 - p))
+    h = uninterrupted.history
+    assert bce == pytest.approx(h["val_loss"].min(), rel=1e-4)
+    assert uninterrupted.best_epoch == int(h.loc[h["val_loss"].idxmin(), "epoch"])
+
+
+def test_early_stopping_rule():
+    state = {"best_val_loss": None, "best_epoch": 0, "wait": 0}
+    improved = []
+    for epoch, loss in enumerate([0.9, 0.8, 0.85, float("nan"), 0.8, 0.7], start=1):
+        state, better = T.early_stopping_update(state, loss, epoch)
+        improved.append(better)
+    assert improved == [True, True, False, False, False, True]  # equal is no improvement
+    assert state == {"best_val_loss": 0.7, "best_epoch": 6, "wait": 0}
+    state, _ = T.early_stopping_update(state, 0.75, 7)
+    assert state["wait"] == 1 and state["best_epoch"] == 6
+
+
+@pytest.mark.parametrize("freeze", [False, True])
+def test_fine_tuning_trains_all_or_only_the_head(data, uninterrupted, tmp_path, freeze):
+    codes, y, tr, va = data
+    pre = uninterrupted.model
+    ct = M.build_chromtransfer_model(pre, head_units=(8, 4), freeze_trunk=freeze, random_state=2)
+    trunk0 = {layer.name: layer.get_weights() for layer in M.trunk_layers(ct)}
+    head0 = {layer.name: layer.get_weights() for layer in M.head_layers(ct)}
+    T.train_model(
+        ct,
+        train=(codes, y, tr),
+        val=(codes, y, va),
+        out_dir=tmp_path / "ft",
+        random_state=3,
+        progress=False,
+        **{**RECIPE, "max_epochs": 1},
+    )
+    for layer in M.trunk_layers(ct):
+        if not trunk0[layer.name]:
+            continue
+        unchanged = _same(layer.get_weights(), trunk0[layer.name])
+        assert unchanged == freeze, layer.name
+    for layer in M.head_layers(ct):
+        if head0[layer.name]:
+            assert not _same(layer.get_weights(), head0[layer.name]), layer.name
+
+
+def test_helpers():
+    assert T.default_mixed_precision() in (None, "mixed_float16", "mixed_bfloat16")
+    with T.distribution_scope():
+        pass
+    import tensorflow as tf
+
+    T.set_seed(3)
+    a = tf.random.uniform((3,)).numpy()
+    T.set_seed(3)
+    np.testing.assert_array_equal(a, tf.random.uniform((3,)).numpy())
