@@ -118,6 +118,47 @@ def _add_fetch(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_cmd_fetch)
 
 
+def _cmd_bootstrap(args: argparse.Namespace) -> int:
+    from chromtransfer_lib import stages
+    from chromtransfer_lib.bootstrap import bootstrap_table, collect_units
+
+    try:
+        i, n = (int(x) for x in args.shard.split("/"))
+        if not 0 <= i < n:
+            raise ValueError
+    except ValueError:
+        raise ValueError(
+            f"--shard must look like i/n with 0 <= i < n, got {args.shard!r}"
+        ) from None
+    ctx = stages.RunContext.create(args.profile, args.run_dir)
+    datasets = stages.ensure_datasets(ctx, stages.ensure_world(ctx))
+    pre = stages.ensure_pretrained(ctx, datasets)
+    done = stages.ensure_bootstrap(ctx, datasets, pre, shard=(i, n))
+    print(f"shard {i}/{n}: {len(done)} units finished")
+    units = collect_units(stages.bootstrap_dir(ctx))
+    print(f"grid folder {stages.bootstrap_dir(ctx)}: {len(units)} units finished in all")
+    if not units.empty:
+        print(bootstrap_table(units).round(3).to_string(index=False))
+    return 0
+
+
+def _add_bootstrap(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "bootstrap",
+        help="run (or resume) the Table 1 grid: fine-tuning on fractions of one line's data",
+        description="Run the profile's bootstrap grid (fractions x repetitions, optionally the "
+        "binary baseline too). Each unit is a resumable folder; finished units are skipped, so "
+        "a killed run continues. --shard i/n runs every n-th unit (job arrays, several "
+        "processes). Builds the world, datasets and pre-trained model first if missing.",
+    )
+    p.add_argument(
+        "--profile", default="quick", help="smoke | quick | paper | path/to/profile.yaml"
+    )
+    p.add_argument("--run-dir", type=Path, default=None, help="artifacts folder (runs/<profile>)")
+    p.add_argument("--shard", default="0/1", help="i/n: run units i, i+n, i+2n, ... (default 0/1)")
+    p.set_defaults(func=_cmd_bootstrap)
+
+
 def _add_book(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "book",
@@ -152,7 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_add_book, _add_profile, _add_doctor, _add_fetch):
+    for add in (_add_book, _add_profile, _add_doctor, _add_fetch, _add_bootstrap):
         add(sub)
     return parser
 

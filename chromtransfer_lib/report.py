@@ -6,7 +6,8 @@ function here trains or writes anything.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -104,3 +105,119 @@ def drivers_table(motifs: pd.DataFrame) -> pd.DataFrame:
         .reset_index()
         .rename(columns={"driver_of": "cell line"})
     )
+
+
+class Prediction(NamedTuple):
+    """One model's test-set predictions for one cell line (or the pre-training task)."""
+
+    model: str
+    cell_line: str
+    y: np.ndarray
+    p: np.ndarray
+    threshold: float | None = None
+    """A decision threshold chosen on validation data (``None``: report 0.5 only)."""
+
+
+def score_predictions(preds: Sequence[Prediction]) -> pd.DataFrame:
+    """Metrics of every prediction set: AUROC, AUPRC, per-class and overall F1 (at 0.5 and at
+    the validation-chosen threshold), Brier score and ECE."""
+    from chromtransfer_lib.evaluate import binary_metrics
+
+    rows = []
+    for pr in preds:
+        m = binary_metrics(pr.y, pr.p)
+        row = {"model": pr.model, "cell_line": pr.cell_line, **m}
+        if pr.threshold is not None:
+            mv = binary_metrics(pr.y, pr.p, threshold=pr.threshold)
+            row.update(
+                f1_overall_valthr=mv["f1_overall"],
+                f1_pos_valthr=mv["f1_pos"],
+                f1_neg_valthr=mv["f1_neg"],
+                threshold_valthr=pr.threshold,
+            )
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def curve_tables(preds: Sequence[Prediction]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """ROC and PR curves of every prediction set, with a legend label carrying the area."""
+    from chromtransfer_lib.evaluate import auprc, auroc, pr_curve_table, roc_curve_table
+
+    rocs, prs = [], []
+    for pr in preds:
+        roc = roc_curve_table(pr.y, pr.p)
+        roc["model"], roc["cell_line"] = pr.model, pr.cell_line
+        roc["label"] = f"{pr.cell_line} ({auroc(pr.y, pr.p):.2f})"
+        rocs.append(roc)
+        prc = pr_curve_table(pr.y, pr.p)
+        prc["model"], prc["cell_line"] = pr.model, pr.cell_line
+        prc["label"] = f"{pr.cell_line} ({auprc(pr.y, pr.p):.2f})"
+        prs.append(prc)
+    return pd.concat(rocs, ignore_index=True), pd.concat(prs, ignore_index=True)
+
+
+def calibration_tables(preds: Sequence[Prediction], *, n_bins: int = 10) -> pd.DataFrame:
+    """Calibration curves (10 bins of predicted probability, with counts) of every set."""
+    from chromtransfer_lib.evaluate import calibration_table
+
+    parts = []
+    for pr in preds:
+        t = calibration_table(pr.y, pr.p, n_bins=n_bins)
+        t["model"], t["cell_line"] = pr.model, pr.cell_line
+        parts.append(t)
+    return pd.concat(parts, ignore_index=True)
+
+
+def learning_curves(histories: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """Long table ``model, fold, epoch, set (training/validation), loss`` of training runs."""
+    parts = []
+    for model, h in histories.items():
+        long = h.melt(
+            id_vars=["epoch", "fold"],
+            value_vars=["loss", "val_loss"],
+            var_name="set",
+            value_name="value",
+        ).rename(columns={"value": "loss"})
+        long["set"] = long["set"].map({"loss": "training", "val_loss": "validation"})
+        long["model"] = model
+        parts.append(long)
+    out = pd.concat(parts, ignore_index=True)
+    out["partition"] = "partition " + out["fold"].astype(str)
+    return out
+
+
+def generalisation_gap(history: pd.DataFrame) -> float:
+    """Validation minus training loss at the best (lowest validation loss) epoch, averaged
+    over folds: how much a model over-fits when early stopping picks it."""
+    gaps = []
+    for _, h in history.groupby("fold"):
+        best = h.loc[h["val_loss"].idxmin()]
+        gaps.append(float(best["val_loss"] - best["loss"]))
+    return float(np.mean(gaps))
+
+
+def flatten_metrics(
+    table: pd.DataFrame,
+    *,
+    prefix_col: str = "model",
+    line_col: str = "cell_line",
+    keys: Mapping[str, str] | None = None,
+    metrics: Sequence[str] = (
+        "auroc",
+        "auprc",
+        "f1_pos",
+        "f1_neg",
+        "f1_overall",
+        "f1_overall_valthr",
+        "brier",
+        "ece",
+    ),
+) -> dict[str, float]:
+    """``{"<model key>.<line>.test.<metric>": value}`` for :func:`results.save_metrics`."""
+    out: dict[str, float] = {}
+    for _, row in table.iterrows():
+        key = (keys or {}).get(row[prefix_col], row[prefix_col])
+        for m in metrics:
+            if m in row and pd.notna(row[m]):
+                out[f"{key}.{row[line_col]}.test.{m}"] = float(row[m])
+    return out

@@ -176,3 +176,241 @@ def ensure_datasets(ctx: RunContext, inputs: Inputs) -> Datasets:
         finetune={line: data.load_dataset(info.path) for line, info in fine.items()},
         multiclass=data.load_dataset(multi.path),
     )
+
+
+# --- models ---------------------------------------------------------------------------------
+
+#: The model kinds of chapter 3, in the order figures show them.
+MODEL_KINDS = ("finetune", "scratch")
+KIND_LABELS = {"finetune": "ChromTransfer", "scratch": "binary baseline"}
+
+
+def _recipe(tc: object) -> object:
+    from chromtransfer_lib.bootstrap import Recipe
+
+    return Recipe(tc.learning_rate, tc.batch_size, tc.max_epochs, tc.patience)
+
+
+def network_kwargs(prof: Profile) -> dict:
+    m = prof.model
+    return {
+        "seq_len": prof.data.seq_len,
+        "stem_filters": m.stem_filters,
+        "res1_filters": m.res1_filters,
+        "res2_filters": m.res2_filters,
+        "top_filters": m.top_filters,
+        "dropout": m.dropout,
+    }
+
+
+def _model_dir(ctx: RunContext, name: str, *sections: str) -> Path:
+    """``models/<name>-<hash>``: the hash covers everything that shapes the model."""
+    key = ctx.profile.config_hash("seed", "simulation", "data", "model", *sections)
+    return ctx.run_dir / "models" / f"{name}-{key}"
+
+
+def ensure_pretrained(ctx: RunContext, datasets: Datasets) -> object:
+    """Pre-train on the rDHS-vs-background set, one model per configured CV fold.
+
+    Returns the :class:`~chromtransfer_lib.bootstrap.CVResult`; finished folds are reused.
+    """
+    from chromtransfer_lib.bootstrap import cross_validate
+    from chromtransfer_lib.model import build_pretrain_model
+
+    prof = ctx.profile
+    kw = network_kwargs(prof)
+
+    def build(seed: int):
+        return build_pretrain_model(
+            head_units=prof.model.pretrain_head,
+            mixed_precision=prof.pretrain.mixed_precision,
+            random_state=seed,
+            **kw,
+        )
+
+    ds = datasets.pretrain
+    return cross_validate(
+        build,
+        _recipe(prof.pretrain),
+        codes=ds.codes,
+        labels=ds.labels,
+        folds=ds.regions["fold"].to_numpy(),
+        out_dir=_model_dir(ctx, "pretrain", "pretrain"),
+        random_state=prof.seed,
+        fold_ids=prof.pretrain.folds,
+        progress=ctx.progress,
+    )
+
+
+def pretrained_model(pretrain_cv: object) -> object:
+    """The pre-trained model fine-tuning starts from: the first configured fold's."""
+    return pretrain_cv.runs[0].model
+
+
+def ensure_line_model(
+    ctx: RunContext, datasets: Datasets, pretrain_cv: object, *, line: str, kind: str
+) -> object:
+    """Train (or reuse) one line's ChromTransfer (``finetune``) or binary baseline (``scratch``).
+
+    ChromTransfer copies the pre-trained trunk and adds a new head, and trains every layer at
+    the profile's fine-tuning learning rate; the baseline is the same architecture from random
+    initialisation at the from-scratch recipe.
+    """
+    from chromtransfer_lib.bootstrap import cross_validate
+
+    prof = ctx.profile
+    build = line_model_builder(ctx, pretrain_cv, kind=kind)
+    tc = getattr(prof, kind)
+    ds = datasets.finetune[line]
+    return cross_validate(
+        build,
+        _recipe(tc),
+        codes=ds.codes,
+        labels=ds.labels,
+        folds=ds.regions["fold"].to_numpy(),
+        out_dir=_model_dir(ctx, f"{kind}-{line}", "pretrain", kind),
+        random_state=prof.seed,
+        fold_ids=tc.folds,
+        progress=ctx.progress,
+    )
+
+
+def line_model_builder(ctx: RunContext, pretrain_cv: object, *, kind: str):
+    """``seed → fresh model`` for ``kind`` ``finetune`` (ChromTransfer) or ``scratch``."""
+    from chromtransfer_lib.model import build_binary_baseline, build_chromtransfer_model
+
+    prof = ctx.profile
+    if kind == "finetune":
+        pre = pretrained_model(pretrain_cv)
+        return lambda seed: build_chromtransfer_model(
+            pre, head_units=prof.model.finetune_head, dropout=prof.model.dropout, random_state=seed
+        )
+    if kind == "scratch":
+        kw = network_kwargs(prof)
+        return lambda seed: build_binary_baseline(
+            head_units=prof.model.finetune_head,
+            mixed_precision=prof.scratch.mixed_precision,
+            random_state=seed,
+            **kw,
+        )
+    raise ValueError(f"unknown model kind {kind!r}; expected one of {MODEL_KINDS}")
+
+
+@dataclass(frozen=True)
+class MulticlassResult:
+    """The multiclass baseline: the trained run, class names and test probabilities."""
+
+    run: object
+    classes: tuple[str, ...]
+    test_rows: object
+    test_proba: object
+    auroc: object
+    """One-vs-rest AUROC per class on the multiclass test set (DataFrame)."""
+
+
+def ensure_multiclass(ctx: RunContext, datasets: Datasets) -> MulticlassResult:
+    """Train (or reuse) the 7-way multiclass baseline on the concatenated fine-tuning sets."""
+    import numpy as np
+
+    from chromtransfer_lib.evaluate import multiclass_ovr_auroc
+    from chromtransfer_lib.model import build_multiclass_baseline
+    from chromtransfer_lib.tfdata import predict_proba
+    from chromtransfer_lib.train import train_model
+
+    prof, ds = ctx.profile, datasets.multiclass
+    classes = tuple(ds.provenance["args"].get("classes") or (*CELL_LINES, "Negative"))
+    folds = ds.regions["fold"].to_numpy()
+    k = prof.multiclass.folds[0]
+    train_rows, val_rows = np.flatnonzero((folds >= 0) & (folds != k)), np.flatnonzero(folds == k)
+    model = build_multiclass_baseline(
+        n_classes=len(classes),
+        head_units=prof.model.finetune_head,
+        mixed_precision=prof.multiclass.mixed_precision,
+        random_state=prof.seed,
+        **network_kwargs(prof),
+    )
+    tc = prof.multiclass
+    run = train_model(
+        model,
+        train=(ds.codes, ds.labels, train_rows),
+        val=(ds.codes, ds.labels, val_rows),
+        out_dir=_model_dir(ctx, "multiclass", "multiclass") / f"fold_{k}",
+        learning_rate=tc.learning_rate,
+        batch_size=tc.batch_size,
+        max_epochs=tc.max_epochs,
+        patience=tc.patience,
+        random_state=prof.seed,
+        loss="sparse_categorical_crossentropy",
+        progress=ctx.progress,
+        extra_config={"fold": int(k), "classes": list(classes)},
+    )
+    test_rows = np.flatnonzero(folds == -1)
+    proba = predict_proba(run.model, ds.codes, indices=test_rows)
+    y = ds.labels[test_rows]
+    auroc = multiclass_ovr_auroc(y, proba, list(classes))
+    return MulticlassResult(run, classes, test_rows, proba, auroc)
+
+
+def line_test_predictions(model: object, dataset: object) -> tuple:
+    """``(y, p)`` of a binary model on a fine-tuning set's test rows (chr2 + chr3)."""
+    from chromtransfer_lib.tfdata import predict_proba
+
+    rows = dataset.subset(split="test")
+    return dataset.labels[rows], predict_proba(model, dataset.codes, indices=rows)
+
+
+def multiclass_on_line(multi: MulticlassResult, dataset: object, line: str) -> tuple:
+    """``(y, p)``: the multiclass model's probability of ``line`` on that line's binary test set.
+
+    Scoring every model on the same test rows keeps the comparison with the binary models fair
+    (the multiclass test set has other class frequencies).
+    """
+    from chromtransfer_lib.tfdata import predict_proba
+
+    rows = dataset.subset(split="test")
+    proba = predict_proba(multi.run.model, dataset.codes, indices=rows)
+    return dataset.labels[rows], proba[:, multi.classes.index(line)]
+
+
+def ensure_bootstrap(
+    ctx: RunContext,
+    datasets: Datasets,
+    pretrain_cv: object,
+    *,
+    shard: tuple[int, int] = (0, 1),
+) -> object:
+    """Run (or resume) the Table 1 grid: fractions × repetitions of one line's training data.
+
+    Each unit fine-tunes the pre-trained model (and, if the profile says so, trains the
+    binary baseline) on a stratified subsample and scores it on the full test set. Units are
+    resumable folders, so a killed grid continues where it stopped, and ``shard=(i, n)`` runs
+    every n-th unit for job arrays. Returns the finished units of this shard (DataFrame).
+    """
+    from chromtransfer_lib.bootstrap import run_bootstrap
+
+    prof = ctx.profile
+    bc = prof.bootstrap
+    kinds = ("finetune", "scratch") if bc.include_scratch else ("finetune",)
+    ds = datasets.finetune[bc.cell_line]
+    part = ds.partition(prof.finetune.folds[0])
+    return run_bootstrap(
+        {k: line_model_builder(ctx, pretrain_cv, kind=k) for k in kinds},
+        {k: _recipe(getattr(prof, k)) for k in kinds},
+        codes=ds.codes,
+        labels=ds.labels,
+        train_indices=part.train,
+        val_indices=part.valid,
+        test_indices=ds.subset(split="test"),
+        fractions=bc.fractions,
+        repetitions=bc.repetitions,
+        out_dir=bootstrap_dir(ctx),
+        random_state=prof.seed,
+        shard=shard,
+        progress=ctx.progress,
+    )
+
+
+def bootstrap_dir(ctx: RunContext) -> Path:
+    """Where the Table 1 grid's units live (for :func:`bootstrap.collect_units`)."""
+    line = ctx.profile.bootstrap.cell_line
+    return _model_dir(ctx, f"bootstrap-{line}", "pretrain", "finetune", "scratch")
