@@ -1,0 +1,72 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 8. Reproduction ledger
+#
+# Every result the paper reports, next to this run's value, with a status decided by a stated
+# rule; then every place where this reproduction had to choose something the paper leaves
+# open, or deviates from it, with the reason. Nothing here is typed by hand: the values come
+# from the metrics the chapters saved in the run directory, and the table is also written to
+# `ledger.csv` there.
+#
+# Statuses: **reproduced** (the claim holds by the rule), **differs** (it does not), **not
+# applicable at this scale** (this profile cannot test it), **not run** (its chapter has not
+# run), **choice** (a decision or deviation, with its reason).
+
+# %% tags=["parameters"]
+profile = "quick"
+run_dir = None
+
+# %%
+import pandas as pd
+from IPython.display import display
+from myst_nb import glue
+
+from chromtransfer_lib import ledger, results, stages
+
+ctx = stages.RunContext.create(profile, run_dir)
+prof = ctx.profile
+print(f"profile: {prof.name} — {prof.description}")
+metrics = results.load_metrics(ctx.run_dir)
+table = ledger.build_ledger(metrics, prof)
+path = ledger.write_ledger(table, ctx.run_dir)
+print(f"ledger written to {path}")
+
+# %% [markdown]
+# ## Reported results
+
+# %%
+claims = table[table["status"] != "choice"].drop(columns=["profile"])
+counts = claims["status"].value_counts()
+glue("n_reproduced", int(counts.get("reproduced", 0)), display=False)
+glue("n_claims", len(claims), display=False)
+glue("n_differs", int(counts.get("differs", 0)), display=False)
+glue("profile_name", prof.name, display=False)
+with pd.option_context("display.max_colwidth", None):
+    display(claims.style.hide(axis="index").map(ledger.status_style, subset=["status"]))
+
+# %% [markdown]
+# At profile `{glue:text}`profile_name``, {glue:text}`n_reproduced` of the
+# {glue:text}`n_claims` reported results are reproduced and {glue:text}`n_differs` differ.
+
+# %% [markdown]
+# ## Choices and deviations
+
+# %%
+with pd.option_context("display.max_colwidth", None):
+    display(table[table["status"] == "choice"][["result", "note"]].style.hide(axis="index"))
+
+# %% [markdown]
+# **Re-run this chapter:** `chromtransfer book --profile quick --chapter 08` (it only reads the
+# other chapters' saved metrics).
