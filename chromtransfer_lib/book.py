@@ -231,12 +231,20 @@ def run_book(
 
 
 def _write_timings(result: BookResult) -> None:
-    """Record chapter times in the run directory (the intro's profile table reads them)."""
+    """Record chapter times in the run directory (the intro's profile table reads them).
+
+    Chapters run alone update their own row and keep the others'.
+    """
     import pandas as pd
 
-    rows = [{"chapter": r.name, "seconds": round(r.seconds, 1)} for r in result.chapters]
-    rows.append({"chapter": "html_build", "seconds": round(result.build_seconds, 1)})
     path = result.run_dir / "book_timings.csv"
+    rows = {r.name: round(r.seconds, 1) for r in result.chapters}
+    if result.index_html is not None:
+        rows["html_build"] = round(result.build_seconds, 1)
+    if path.is_file():
+        old = pd.read_csv(path)
+        rows = {**dict(zip(old["chapter"], old["seconds"], strict=True)), **rows}
+    table = pd.DataFrame(sorted(rows.items()), columns=["chapter", "seconds"])
     tmp = path.with_suffix(".tmp")
-    pd.DataFrame(rows).to_csv(tmp, index=False)
+    table.to_csv(tmp, index=False)
     tmp.replace(path)

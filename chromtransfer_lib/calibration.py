@@ -1,0 +1,206 @@
+"""Calibrating the default world and the ``quick`` profile (issue: make the default show the
+paper's three results).
+
+The runner executes the real book — every chapter, through :func:`book.run_book`, without the
+HTML — for each setting × seed, and turns the metrics the chapters saved into one table row.
+A setting is a set of dotted-key overrides of a base profile (``{"finetune.learning_rate":
+1e-3, "simulation.sharpness": 3.0}``); the derived profile is written as YAML next to its run,
+so any row can be re-run by hand with ``chromtransfer book --profile <that yaml>``.
+
+Rows are appended to ``runs.csv`` as each run finishes; a row already present is not run
+again (the runner is resumable, and so is each book run underneath it).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from chromtransfer_lib.config import CELL_LINES, load_profile, profile_path
+
+log = logging.getLogger(__name__)
+
+#: Columns of ``calibration.csv`` (one row per seed of the chosen profile).
+CALIBRATION_COLUMNS = (
+    "seed",
+    "pretrain_auroc",
+    "lines_won",
+    "mean_auroc_gain",
+    "ft_retention_5pct",
+    "scratch_retention_5pct",
+    "hepg2_drivers_in_top5",
+    "k562_drivers_in_top5",
+    "hepg2_drivers_in_top5_pretrained",
+    "k562_drivers_in_top5_pretrained",
+    "book_minutes",
+)
+
+
+def apply_overrides(raw: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """A deep copy of a profile mapping with dotted-key overrides applied.
+
+    Raises
+    ------
+    KeyError
+        If a dotted key does not exist in the profile (typos must not pass silently).
+    """
+    out = copy.deepcopy(dict(raw))
+    for dotted, value in overrides.items():
+        node = out
+        parts = dotted.split(".")
+        for part in parts[:-1]:
+            if part not in node or not isinstance(node[part], dict):
+                raise KeyError(f"override {dotted!r}: no section {part!r} in the profile")
+            node = node[part]
+        if parts[-1] not in node:
+            raise KeyError(f"override {dotted!r}: no key {parts[-1]!r} in the profile")
+        node[parts[-1]] = value
+    return out
+
+
+def derive_profile(
+    base: str, overrides: Mapping[str, Any], *, seed: int, name: str, out_path: Path
+) -> Path:
+    """Write the base profile with ``overrides`` and ``seed`` applied to ``out_path``; validate
+    it by loading it."""
+    raw = yaml.safe_load(profile_path(base).read_text())
+    derived = apply_overrides(raw, {**overrides, "seed": seed})
+    derived["name"] = name
+    derived["description"] = f"{base} with {json.dumps(dict(overrides), sort_keys=True)}"
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    out_path.write_text(yaml.safe_dump(derived, sort_keys=False, allow_unicode=True))
+    load_profile(out_path)
+    return out_path
+
+
+def _drivers_in_top5(metrics: Mapping[str, Any], key: str) -> float:
+    v = metrics.get(key)
+    return float(v) if v is not None else np.nan
+
+
+def summarise_run(metrics: Mapping[str, Any], timings: pd.DataFrame | None) -> dict[str, Any]:
+    """One calibration row from a book run's merged metrics and chapter timings."""
+    ft = np.array([metrics.get(f"finetune.{c}.test.auroc", np.nan) for c in CELL_LINES], float)
+    sc = np.array([metrics.get(f"scratch.{c}.test.auroc", np.nan) for c in CELL_LINES], float)
+    gain = ft - sc
+    row = {
+        "pretrain_auroc": metrics.get("pretrain.test.auroc", np.nan),
+        "lines_won": int(np.sum(gain > 0)) if np.isfinite(gain).all() else np.nan,
+        "mean_auroc_gain": float(np.mean(gain)) if np.isfinite(gain).all() else np.nan,
+        "ft_retention_5pct": metrics.get("bootstrap.0.05.finetune.auroc_retention", np.nan),
+        "scratch_retention_5pct": metrics.get("bootstrap.0.05.scratch.auroc_retention", np.nan),
+        "hepg2_drivers_in_top5": _drivers_in_top5(metrics, "enrichment.HepG2.drivers_in_top5"),
+        "k562_drivers_in_top5": _drivers_in_top5(metrics, "enrichment.K562.drivers_in_top5"),
+        "hepg2_drivers_in_top5_pretrained": _drivers_in_top5(
+            metrics, "enrichment.pretrained.HepG2_drivers_in_top5"
+        ),
+        "k562_drivers_in_top5_pretrained": _drivers_in_top5(
+            metrics, "enrichment.pretrained.K562_drivers_in_top5"
+        ),
+        "book_minutes": float(timings["seconds"].sum() / 60) if timings is not None else np.nan,
+    }
+    for c in CELL_LINES:
+        row[f"ft_auroc_{c}"] = metrics.get(f"finetune.{c}.test.auroc", np.nan)
+        row[f"scratch_auroc_{c}"] = metrics.get(f"scratch.{c}.test.auroc", np.nan)
+    return row
+
+
+def criteria(row: Mapping[str, Any]) -> dict[str, bool]:
+    """The issue's five criteria for the ``quick`` profile, evaluated on one row."""
+
+    def ge(key: str, x: float) -> bool:
+        v = row.get(key)
+        return v is not None and np.isfinite(v) and v >= x
+
+    return {
+        "pretrain_auroc>=0.90": ge("pretrain_auroc", 0.90),
+        "won>=5_and_gain>=0.05": ge("lines_won", 5) and ge("mean_auroc_gain", 0.05),
+        "ft_retention_5pct>=0.8_and_scratch_clearly_less": ge("ft_retention_5pct", 0.8)
+        and np.isfinite(row.get("scratch_retention_5pct", np.nan))
+        and row["scratch_retention_5pct"] <= row["ft_retention_5pct"] - 0.1,
+        "drivers_top5_ft>=2_and_lower_pretrained": ge("hepg2_drivers_in_top5", 2)
+        and ge("k562_drivers_in_top5", 2)
+        and row.get("hepg2_drivers_in_top5_pretrained", 99) < row["hepg2_drivers_in_top5"]
+        and row.get("k562_drivers_in_top5_pretrained", 99) < row["k562_drivers_in_top5"],
+        "book_minutes<=20": row.get("book_minutes", np.inf) <= 20,
+    }
+
+
+def run_calibration(
+    settings: Mapping[str, Mapping[str, Any]],
+    *,
+    seeds: Sequence[int],
+    out_dir: Path,
+    base: str = "quick",
+    chapters: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """Run the book for every setting × seed; append rows to ``out_dir/runs.csv``.
+
+    Parameters
+    ----------
+    settings
+        ``name → overrides`` of the base profile.
+    seeds
+        Seeds (the profile's ``seed``: world, splits and training).
+    chapters
+        Chapters to run (default all but the ledger's rendering, which adds nothing).
+    """
+    from chromtransfer_lib.book import run_book
+    from chromtransfer_lib.results import load_metrics
+
+    out_dir = Path(out_dir)
+    table_path = out_dir / "runs.csv"
+    done = pd.read_csv(table_path) if table_path.is_file() else pd.DataFrame()
+    for name, overrides in settings.items():
+        for seed in seeds:
+            if not done.empty and ((done["setting"] == name) & (done["seed"] == seed)).any():
+                log.info("skip %s seed %s: already in %s", name, seed, table_path)
+                continue
+            run_dir = out_dir / name / f"seed{seed}"
+            prof_path = derive_profile(
+                base, overrides, seed=seed, name=f"{base}", out_path=run_dir / "profile.yaml"
+            )
+            t0 = time.perf_counter()
+            status = "ok"
+            try:
+                run_book(
+                    profile=str(prof_path),
+                    run_dir=run_dir,
+                    chapters=list(chapters or []),
+                    html=False,
+                    progress=False,
+                )
+            except Exception as err:  # a failed setting is a row too, with its error
+                status = f"failed: {type(err).__name__}: {str(err)[:200]}"
+                log.exception("setting %s seed %s failed", name, seed)
+            timings_path = run_dir / "book_timings.csv"
+            timings = pd.read_csv(timings_path) if timings_path.is_file() else None
+            row = {
+                "setting": name,
+                "seed": seed,
+                "overrides": json.dumps(dict(overrides), sort_keys=True),
+                "status": status,
+                "wall_minutes": (time.perf_counter() - t0) / 60,
+                **summarise_run(load_metrics(run_dir), timings),
+            }
+            row.update({f"ok:{k}": v for k, v in criteria(row).items()})
+            done = pd.concat([done, pd.DataFrame([row])], ignore_index=True)
+            tmp = table_path.with_suffix(".csv.tmp")
+            done.to_csv(tmp, index=False)
+            tmp.replace(table_path)
+    return done
+
+
+def calibration_table(runs: pd.DataFrame, *, setting: str) -> pd.DataFrame:
+    """``calibration.csv``: the chosen setting's rows, one per seed, in the issue's columns."""
+    rows = runs[runs["setting"] == setting]
+    return rows[list(CALIBRATION_COLUMNS)].sort_values("seed").reset_index(drop=True)
