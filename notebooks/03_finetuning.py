@@ -132,7 +132,7 @@ roc["model"] = pd.Categorical(roc["model"], categories=model_order[:2])
     + p9.geom_abline(linetype="dashed", colour="#999999")
     + p9.geom_path(size=0.9)
     + p9.facet_wrap("~model")
-    + p9.scale_colour_manual(plots.CELL_LINE_COLOURS)
+    + p9.scale_colour_manual(plots.CELL_LINE_COLOURS, breaks=list(plots.CELL_LINE_COLOURS))
     + p9.coord_equal()
     + p9.labs(
         x="false positive rate", y="true positive rate", colour="", title="Test-set ROC curves"

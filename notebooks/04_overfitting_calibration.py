@@ -140,7 +140,7 @@ calib = calib[calib["count"] > 0]
     + p9.geom_line(size=0.9)
     + p9.geom_point(p9.aes(size="count"), alpha=0.7)
     + p9.facet_wrap("~model")
-    + p9.scale_colour_manual(plots.CELL_LINE_COLOURS)
+    + p9.scale_colour_manual(plots.CELL_LINE_COLOURS, breaks=list(plots.CELL_LINE_COLOURS))
     + p9.scale_size_area(max_size=5)
     + p9.coord_equal(xlim=(0, 1), ylim=(0, 1))
     + p9.labs(

@@ -1,0 +1,64 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Gallery and run times
+#
+# Every chapter's main figures at a glance, and how long each profile took on the machine that
+# rendered this book. Both are read from this run's outputs: the executed chapters and the
+# timings the book runner records.
+
+# %% tags=["parameters"]
+profile = "quick"
+run_dir = None
+
+# %%
+import io
+
+import matplotlib.pyplot as plt
+from IPython.display import Markdown, display
+from matplotlib.image import imread
+
+from chromtransfer_lib import gallery, stages
+from chromtransfer_lib.book import find_repo_root
+
+ctx = stages.RunContext.create(profile, run_dir)
+root = find_repo_root()
+figures = gallery.chapter_figures(root / "book" / "chapters", per_chapter=2)
+print(f"{len(figures)} figures from {figures['chapter'].nunique()} chapters")
+
+# %% [markdown]
+# ## Which profile should I use?
+
+# %%
+times = gallery.measured_times(root / "runs", current=(ctx.profile.name, ctx.run_dir))
+times
+
+# %% [markdown]
+# `smoke` checks that everything runs (tests, CI); `quick` is the default of `make book` and
+# gives meaningful results on a laptop CPU; `paper` uses the paper's data and recipes and needs
+# a GPU and the downloaded inputs (`chromtransfer fetch --all`). A blank time means that
+# profile has not been run on this machine.
+
+# %% [markdown]
+# ## Gallery
+
+# %%
+for _chapter, group in figures.groupby("chapter", sort=True):
+    display(Markdown(f"**{group['title'].iloc[0]}**"))
+    fig, axes = plt.subplots(1, len(group), figsize=(6 * len(group), 3.4), squeeze=False)
+    for ax, png in zip(axes[0], group["png"], strict=True):
+        ax.imshow(imread(io.BytesIO(png), format="png"))
+        ax.axis("off")
+    fig.tight_layout()
+    plt.show()
