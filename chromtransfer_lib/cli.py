@@ -159,6 +159,68 @@ def _add_bootstrap(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_cmd_bootstrap)
 
 
+def _cmd_calibrate(args: argparse.Namespace) -> int:
+    import yaml
+
+    from chromtransfer_lib.calibration import calibration_table, run_calibration
+
+    grid = yaml.safe_load(args.grid.read_text())
+    unknown = set(grid) - {"base", "out_dir", "seeds", "settings"}
+    if unknown:
+        raise ValueError(f"{args.grid}: unknown key(s) {sorted(unknown)}")
+    settings = grid["settings"]
+    if args.setting:
+        missing = set(args.setting) - set(settings)
+        if missing:
+            raise ValueError(f"{args.grid}: no setting(s) {sorted(missing)}")
+        settings = {k: settings[k] for k in args.setting}
+    out_dir = Path(args.out_dir or grid.get("out_dir", "experiments/calibration"))
+    runs = run_calibration(
+        settings,
+        seeds=args.seeds or grid.get("seeds", [1]),
+        out_dir=out_dir,
+        base=grid.get("base", "quick"),
+    )
+    cols = [
+        "setting",
+        "seed",
+        "status",
+        "pretrain_auroc",
+        "lines_won",
+        "mean_auroc_gain",
+        "ft_retention_5pct",
+        "scratch_retention_5pct",
+        "hepg2_drivers_in_top5",
+        "k562_drivers_in_top5",
+        "book_minutes",
+    ]
+    print(runs[[c for c in cols if c in runs]].round(3).to_string(index=False))
+    if args.choose:
+        table = calibration_table(runs, setting=args.choose)
+        path = out_dir / "calibration.csv"
+        table.to_csv(path, index=False)
+        print(f"wrote {path}")
+    return 0
+
+
+def _add_calibrate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "calibrate",
+        help="run the book over settings x seeds and tabulate the calibration criteria",
+        description="Calibration runner: every setting x seed of a grid YAML is one full book "
+        "run (no HTML) at a derived profile; each becomes a row of <out_dir>/runs.csv with its "
+        "metrics, wall time and the quick profile's five criteria. Resumable.",
+    )
+    p.add_argument("--grid", type=Path, default=Path("experiments/calibration_grid.yaml"))
+    p.add_argument("--setting", action="append", help="run only this setting (repeatable)")
+    p.add_argument("--seeds", type=int, nargs="+", help="seeds (default: the grid's)")
+    p.add_argument("--out-dir", type=Path, default=None, help="default: the grid's out_dir")
+    p.add_argument(
+        "--choose", default=None, help="write calibration.csv for this setting (one row per seed)"
+    )
+    p.set_defaults(func=_cmd_calibrate)
+
+
 def _add_book(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "book",
@@ -193,8 +255,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_add_book, _add_profile, _add_doctor, _add_fetch, _add_bootstrap):
+    for add in (_add_book, _add_profile, _add_doctor, _add_fetch, _add_bootstrap, _add_calibrate):
         add(sub)
+    from chromtransfer_lib.cli_own import add_own_data_commands
+
+    add_own_data_commands(sub)
     return parser
 
 

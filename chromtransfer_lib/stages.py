@@ -22,7 +22,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from chromtransfer_lib.config import CELL_LINES, Profile, load_profile
+from chromtransfer_lib.config import CELL_LINES, ConfigError, Profile, load_profile
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,20 @@ class RunContext:
 
     @classmethod
     def create(cls, profile: str | Path, run_dir: str | Path | None = None) -> RunContext:
-        """Load ``profile`` and create ``run_dir`` (default ``runs/<profile name>``)."""
+        """Load ``profile`` and create ``run_dir`` (default ``runs/<profile name>``).
+
+        These are the notebooks' papermill parameters, so their types are checked here with a
+        message that says how to pass them.
+        """
+        checks = (("profile", profile, (str, Path)), ("run_dir", run_dir, (str, Path, type(None))))
+        for name, value, kinds in checks:
+            if not isinstance(value, kinds):
+                what = "a profile name or a YAML path" if name == "profile" else "a folder"
+                raise ConfigError(
+                    f"notebook parameter {name!r} must be a string ({what}), got "
+                    f"{type(value).__name__} {value!r}; pass e.g. -p profile quick "
+                    "-p run_dir runs/quick"
+                )
         prof = load_profile(profile)
         rd = Path(run_dir) if run_dir else Path("runs") / prof.name
         rd.mkdir(parents=True, exist_ok=True)

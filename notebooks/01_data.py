@@ -264,3 +264,6 @@ results.save_metrics(
 #
 # The world and its datasets are built and cached in the run directory. Chapter 2 pre-trains
 # the network on the rDHS-versus-background task.
+#
+# **Re-run this chapter:** `chromtransfer book --profile quick --chapter 01`, or with papermill:
+# `papermill book/chapters/01_data.ipynb out.ipynb -p profile quick -p run_dir runs/quick`.

@@ -30,10 +30,11 @@ run_dir = None
 
 # %%
 import pandas as pd
+import plotnine as p9
 from IPython.display import display
 from myst_nb import glue
 
-from chromtransfer_lib import ledger, results, stages
+from chromtransfer_lib import ledger, plots, results, stages
 
 ctx = stages.RunContext.create(profile, run_dir)
 prof = ctx.profile
@@ -55,6 +56,35 @@ glue("n_differs", int(counts.get("differs", 0)), display=False)
 glue("profile_name", prof.name, display=False)
 with pd.option_context("display.max_colwidth", None):
     display(claims.style.hide(axis="index").map(ledger.status_style, subset=["status"]))
+
+# %%
+status_order = ["reproduced", "differs", "not applicable at this scale", "not run"]
+claims_plot = claims.assign(
+    status=pd.Categorical(claims["status"], categories=status_order),
+    result=pd.Categorical(claims["result"], categories=list(claims["result"])[::-1]),
+)
+(
+    p9.ggplot(claims_plot, p9.aes("result", fill="status"))
+    + p9.geom_bar(width=0.7)
+    + p9.coord_flip()
+    + p9.scale_fill_manual(
+        {
+            "reproduced": "#009E73",
+            "differs": "#D55E00",
+            "not applicable at this scale": "#BBBBBB",
+            "not run": "#F0E442",
+        },
+        drop=False,
+    )
+    + p9.labs(x="", y="", fill="", title=f"The paper's results at profile {prof.name}")
+    + plots.theme_book()
+    + p9.theme(
+        axis_text_x=p9.element_blank(),
+        axis_ticks_major_x=p9.element_blank(),
+        figure_size=(9, 5),
+        legend_position="bottom",
+    )
+)
 
 # %% [markdown]
 # At profile `{glue:text}`profile_name``, {glue:text}`n_reproduced` of the

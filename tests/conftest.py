@@ -13,6 +13,10 @@ from chromtransfer_lib.book import BookResult, run_book
 
 ROOT = Path(__file__).resolve().parent.parent
 
+#: Chapters that are tables by design (the ledger, the calibration record); every other chapter
+#: must show at least one figure.
+TABLE_CHAPTERS = frozenset({"10_calibration"})
+
 
 def copy_book_sources(dst: Path) -> Path:
     """Copy ``_config.yml``, ``_toc.yml``, ``book/`` and ``notebooks/`` (no outputs) to ``dst``."""

@@ -46,5 +46,6 @@ def test_scores_and_flattening() -> None:
     assert "finetune.HepG2.test.f1_overall_valthr" in flat
     roc, prc = report.curve_tables(preds)
     assert roc["label"].iloc[0].startswith("HepG2 (")
+    assert prc["recall"].between(0, 1).all()
     calib = report.calibration_tables(preds)
     assert calib["count"].sum() == 200

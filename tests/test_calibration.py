@@ -1,0 +1,66 @@
+"""The calibration runner's pieces: overrides, derived profiles, rows and criteria."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from chromtransfer_lib import calibration
+from chromtransfer_lib.config import CELL_LINES, load_profile
+
+
+def test_overrides_apply_and_typos_fail() -> None:
+    raw = {"a": {"b": 1, "c": {"d": 2}}, "e": 3}
+    out = calibration.apply_overrides(raw, {"a.c.d": 5, "e": 4})
+    assert out == {"a": {"b": 1, "c": {"d": 5}}, "e": 4}
+    assert raw["a"]["c"]["d"] == 2  # input untouched
+    with pytest.raises(KeyError, match="no key 'dd'"):
+        calibration.apply_overrides(raw, {"a.c.dd": 1})
+    with pytest.raises(KeyError, match="no section 'x'"):
+        calibration.apply_overrides(raw, {"x.y": 1})
+
+
+def test_derived_profile_loads(tmp_path: Path) -> None:
+    path = calibration.derive_profile(
+        "quick",
+        {"finetune.learning_rate": 1e-3},
+        seed=11,
+        name="quick",
+        out_path=tmp_path / "p.yaml",
+    )
+    prof = load_profile(path)
+    assert prof.seed == 11 and prof.finetune.learning_rate == 1e-3
+    assert prof.pretrain == load_profile("quick").pretrain
+
+
+def test_row_and_criteria() -> None:
+    m = {"pretrain.test.auroc": 0.93}
+    for i, line in enumerate(CELL_LINES):
+        m[f"finetune.{line}.test.auroc"] = 0.85
+        m[f"scratch.{line}.test.auroc"] = 0.70 if i else 0.90
+    m.update({
+        "bootstrap.0.05.finetune.auroc_retention": 0.85,
+        "bootstrap.0.05.scratch.auroc_retention": 0.40,
+        "enrichment.HepG2.drivers_in_top5": 3,
+        "enrichment.K562.drivers_in_top5": 2,
+        "enrichment.pretrained.HepG2_drivers_in_top5": 0,
+        "enrichment.pretrained.K562_drivers_in_top5": 1,
+    })  # fmt: skip
+    import pandas as pd
+
+    row = calibration.summarise_run(m, pd.DataFrame({"chapter": ["a"], "seconds": [600.0]}))
+    assert row["lines_won"] == 5
+    assert row["mean_auroc_gain"] == pytest.approx((5 * 0.15 - 0.05) / 6)
+    assert row["book_minutes"] == pytest.approx(10.0)
+    ok = calibration.criteria(row)
+    assert all(ok.values()), ok
+    row["k562_drivers_in_top5_pretrained"] = 2
+    assert not calibration.criteria(row)["drivers_top5_ft>=2_and_lower_pretrained"]
+
+
+def test_missing_metrics_give_nan_not_errors() -> None:
+    row = calibration.summarise_run({}, None)
+    assert np.isnan(row["pretrain_auroc"]) and np.isnan(row["book_minutes"])
+    assert not any(calibration.criteria(row).values())

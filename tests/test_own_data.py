@@ -1,0 +1,349 @@
+"""Own data: streaming BED reader, padded windows, the own-data dataset, prediction against an
+independent reference, and the README example run end to end from the CLI — including a
+SIGKILLed fine-tune that resumes to the same weights and a killed prediction that leaves nothing.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import os
+import re
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyfaidx
+import pytest
+
+from chromtransfer_lib import owndata as O
+from chromtransfer_lib.config import load_profile
+from chromtransfer_lib.regions import read_bed, read_label_file
+from chromtransfer_lib.sequence import chrom_sizes, encode_sequences, one_hot
+
+ROOT = Path(__file__).resolve().parent.parent
+SMOKE = load_profile("smoke")
+L = SMOKE.data.seq_len
+N_PREDICT = 100_000
+
+
+def _cli() -> list[str]:
+    """The ``chromtransfer`` console script (or the module, if the script is not installed)."""
+    script = Path(sys.executable).with_name("chromtransfer")
+    return [str(script)] if script.is_file() else [sys.executable, "-m", "chromtransfer_lib.cli"]
+
+
+def _env(tmp: Path) -> dict[str, str]:
+    return {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "CHROMTRANSFER_DATA": str(tmp / "cache")}
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _pretrained(path: Path, *, seq_len: int = L) -> Path:
+    from chromtransfer_lib.model import build_pretrain_model
+
+    m = SMOKE.model
+    net = build_pretrain_model(
+        seq_len=seq_len, stem_filters=m.stem_filters, res1_filters=m.res1_filters,
+        res2_filters=m.res2_filters, top_filters=m.top_filters, head_units=m.pretrain_head,
+        random_state=0,
+    )  # fmt: skip
+    net.save(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The README's files, made by the simulator (smoke world): genome, HepG2 peaks, blacklist,
+    100,000 random regions of 50-500 bp, and an (untrained) smoke-width pre-trained model."""
+    from chromtransfer_lib.simulate import simulate_world
+
+    d = tmp_path_factory.mktemp("own")
+    world = simulate_world(d / "world", spec=SMOKE.simulation, random_state=SMOKE.seed)
+    shutil.copy(world.genome, d / "my_genome.fa")
+    shutil.copy(world.blacklist_bed, d / "my_blacklist.bed")
+    lab = pd.concat(
+        [read_label_file(world.train_labels["HepG2"]), read_label_file(world.test_labels["HepG2"])]
+    )
+    lab[lab["y"] == 1][["chrom", "start", "end"]].to_csv(
+        d / "my_peaks.bed", sep="\t", header=False, index=False
+    )
+    rng = np.random.default_rng(0)
+    sizes = SMOKE.simulation.chrom_lengths
+    chrom = rng.choice(list(sizes), N_PREDICT)
+    start = rng.integers(0, np.array([sizes[c] for c in chrom]) - 500)
+    end = start + rng.integers(50, 500, N_PREDICT)
+    pd.DataFrame({"chrom": chrom, "start": start, "end": end}).to_csv(
+        d / "my_regions.bed", sep="\t", header=False, index=False
+    )
+    _pretrained(d / "pretrained.keras")
+    return d
+
+
+# ------------------------------------------------------------------ library pieces
+
+
+def _bed_files(tmp: Path) -> dict[str, Path]:
+    rows = ["chr1\t10\t20\tr1", "chr1\t5\t30\tr2", "chr2\t0\t7\tr3", "chr1\t10\t20\tr1"]
+    texts = {
+        "plain": "\n".join(rows) + "\n",
+        "track_header_crlf": "track name=x\r\n#c\r\nchrom\tstart\tend\tname\r\n"
+        + "\r\n".join(rows)
+        + "\r\n",
+        "spaces": "\n".join(r.replace("\t", "  ") for r in rows),
+    }
+    out = {}
+    for name, text in texts.items():
+        out[name] = tmp / f"{name}.bed"
+        out[name].write_text(text, newline="")
+    out["gzip"] = tmp / "g.bed.gz"
+    out["gzip"].write_bytes(gzip.compress(texts["track_header_crlf"].encode()))
+    return out
+
+
+@pytest.mark.parametrize("chunk_size", [1, 3, 1000])
+def test_bed_chunks_equal_read_bed(tmp_path, chunk_size):
+    sizes = {"chr1": 100, "chr2": 50}
+    for path in _bed_files(tmp_path).values():
+        got = pd.concat(O.iter_bed_chunks(path, chunk_size=chunk_size, chrom_sizes=sizes))
+        ref = read_bed(path, chrom_sizes=sizes, on_duplicate="drop")
+        assert len(got) == 4  # the duplicate is kept: one output row per BED line
+        pd.testing.assert_frame_equal(
+            got.drop_duplicates().reset_index(drop=True), ref[["chrom", "start", "end", "name"]]
+        )
+
+
+def test_extract_windows_matches_brute_force(tmp_path):
+    rng = np.random.default_rng(3)
+    seqs = {"c1": "".join(rng.choice(list("ACGTacgtN"), 90)), "c2": "ACGTRYacgt"}
+    fa = tmp_path / "g.fa"
+    wrap = lambda s: "\n".join(s[i : i + 40] for i in range(0, len(s), 40))  # noqa: E731
+    fa.write_text("".join(f">{c}\n{wrap(s)}\n" for c, s in seqs.items()))
+    starts = [-7, 0, 13, 70, 85, -3, 2]
+    chroms = ["c1"] * 5 + ["c2"] * 2  # c2 (10 bp) is shorter than a window
+    win = pd.DataFrame({"chrom": chroms, "start": starts, "end": np.add(starts, 20)})
+    got = O.extract_windows(fa, win, seq_len=20, sizes=chrom_sizes(fa))
+    ref = [
+        "".join(seqs[c][p] if 0 <= p < len(seqs[c]) else "N" for p in range(s, s + 20))
+        for c, s in zip(chroms, starts, strict=True)
+    ]
+    np.testing.assert_array_equal(got, encode_sequences(ref))
+
+
+def test_own_dataset_negatives_avoid_peaks_gaps_blacklist(inputs, tmp_path):
+    genome = inputs / "my_genome.fa"
+    kw = {
+        "genome": genome,
+        "seq_len": L,
+        "positives_bed": inputs / "my_peaks.bed",
+        "blacklist_bed": inputs / "my_blacklist.bed",
+        "random_state": 4,
+        "progress": False,
+    }
+    info = O.build_own_dataset(tmp_path / "a", **kw)
+    again = O.build_own_dataset(tmp_path / "b", **kw)
+    from chromtransfer_lib.data import load_dataset
+
+    ds, ds2 = load_dataset(info.path), load_dataset(again.path)
+    np.testing.assert_array_equal(ds.codes, ds2.codes)  # seeded
+    reg = ds.regions
+    peaks = read_bed(inputs / "my_peaks.bed")
+    neg = reg[reg["y"] == 0]
+    assert reg["y"].sum() == len(peaks)
+    assert abs(len(neg) / len(peaks) - 3.0) < 0.02
+    bl = read_bed(inputs / "my_blacklist.bed")
+    fa = pyfaidx.Fasta(str(genome), sequence_always_upper=True)
+    for r in neg.itertuples():  # brute force: no N, no blacklist, >= 300 bp from every peak
+        assert "N" not in str(fa[r.chrom][r.start : r.end])
+        for other, pad in ((peaks, 300), (bl, 0)):
+            o = other[other["chrom"] == r.chrom]
+            assert not ((o["start"] - pad < r.end) & (o["end"] + pad > r.start)).any()
+    for i in np.random.default_rng(0).choice(len(reg), 20, replace=False):
+        r = reg.iloc[i]  # codes are the genome at the recentred window
+        assert r["end"] - r["start"] == L
+        mid = (r["region_start"] + r["region_end"]) // 2
+        assert r["start"] == mid - L // 2
+        ref = encode_sequences([str(fa[r["chrom"]][r["start"] : r["end"]])])[0]
+        np.testing.assert_array_equal(ds.codes[i], ref)
+    test = reg["split"] == "test"
+    assert set(reg.loc[test, "chrom"]) == {"chr2", "chr3"}
+    assert not reg.loc[~test, "chrom"].isin(["chr2", "chr3"]).any()
+    assert set(reg.loc[~test, "fold"]) == {0, 1, 2}
+
+
+def test_predict_matches_independent_reference(inputs, tmp_path):
+    import keras
+
+    model = _pretrained(tmp_path / "m.keras")
+    bed = tmp_path / "r.bed"
+    sizes = chrom_sizes(inputs / "my_genome.fa")
+    rows = [("chr1", 0, 30), ("chr1", 5000, 5300), ("chr4", sizes["chr4"] - 20, sizes["chr4"])]
+    rows += [("chr2", int(s), int(s) + 150) for s in np.linspace(20_000, 200_000, 40)]
+    pd.DataFrame(rows).assign(name=[f"r{i}" for i in range(len(rows))]).to_csv(
+        bed, sep="\t", header=False, index=False
+    )
+    a = O.predict_regions(model, genome=inputs / "my_genome.fa", regions_bed=bed,
+                          out=tmp_path / "a.tsv", chunk_size=7, batch_size=5)  # fmt: skip
+    O.predict_regions(model, genome=inputs / "my_genome.fa", regions_bed=bed,
+                      out=tmp_path / "b.tsv")  # fmt: skip
+    got = O.read_predictions(a.out)
+    pd.testing.assert_frame_equal(got, O.read_predictions(tmp_path / "b.tsv"))  # chunking
+    assert got["name"].tolist() == [f"r{i}" for i in range(len(rows))]
+    fa = pyfaidx.Fasta(str(inputs / "my_genome.fa"))
+    seqs = []
+    for c, s, e in rows:  # independent: pyfaidx strings, N-padded, one Keras call
+        w = (s + e) // 2 - L // 2
+        seqs.append("".join(str(fa[c][p]) if 0 <= p < sizes[c] else "N" for p in range(w, w + L)))
+    codes = encode_sequences(seqs)
+    ref = keras.saving.load_model(model).predict(one_hot(codes), verbose=0)[:, 0]
+    frac = (codes == 4).mean(1)
+    np.testing.assert_allclose(got["n_fraction"], frac.round(4))
+    ok = frac <= 0.5
+    assert got["probability"].isna().tolist() == (~ok).tolist() and (~ok).any()
+    np.testing.assert_allclose(got["probability"][ok], ref[ok], rtol=1e-5, atol=1e-6)
+
+
+def test_every_own_command_help_is_complete():
+    import argparse
+
+    from chromtransfer_lib.cli_own import add_own_data_commands
+
+    parser = argparse.ArgumentParser(prog="chromtransfer")
+    add_own_data_commands(parser.add_subparsers(dest="command"))
+    sub = next(a for a in parser._actions if a.dest == "command").choices
+    assert set(sub) == {"finetune", "predict", "attribute", "motifs"}
+    for name, p in sub.items():
+        text = p.format_help()
+        for action in p._actions:  # every option has a help line
+            assert action.help, f"{name} {action.option_strings} has no help"
+        assert "example:" in text and f"chromtransfer {name}" in text
+    assert "recentred on their midpoint" in sub["predict"].format_help()
+    assert "--negatives-from-genome" in sub["finetune"].format_help()
+
+
+# ------------------------------------------------------------------ the README session
+
+
+def readme_commands() -> str:
+    """The ```bash block of README's "Use it on your own data" section."""
+    text = (ROOT / "README.md").read_text()
+    section = text.split("## Use it on your own data", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```bash\n(.*?)```", section, flags=re.S)
+    assert len(blocks) == 1, "the section must hold exactly one ```bash block"
+    return blocks[0]
+
+
+def _smoke(script: str) -> str:
+    """Smoke widths and 4 epochs instead of the quick profile (the files are the simulator's)."""
+    assert "--profile quick" in script
+    return script.replace("--profile quick", "--profile smoke --max-epochs 4 --patience 4")
+
+
+def _bash(script: str, cwd: Path, **kw) -> subprocess.Popen:
+    prefix = " ".join(shlex.quote(a) for a in _cli())
+    body = f'chromtransfer() {{ {prefix} "$@"; }}\nset -eu\n{script}'
+    return subprocess.Popen(["bash", "-c", body], cwd=cwd, env=_env(cwd), text=True, **kw)
+
+
+@pytest.fixture(scope="module")
+def session(inputs) -> Path:
+    """Run the README example (fine-tune, predict 100,000 regions, attribute 100, motifs)."""
+    proc = _bash(_smoke(readme_commands()), inputs, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    _, err = proc.communicate(timeout=600)
+    assert proc.returncode == 0, err[-3000:]
+    return inputs
+
+
+def test_readme_example_runs_end_to_end(session):
+    d = session
+    summary = json.loads((d / "my_model" / "finetune.json").read_text())
+    assert summary["inputs"]["genome"]["sha256"] == _sha(d / "my_genome.fa")
+    assert summary["inputs"]["pretrained"]["sha256"] == _sha(d / "pretrained.keras")
+    assert summary["inputs"]["model"]["sha256"] == _sha(d / "my_model" / "model.keras")
+    assert summary["versions"]["tensorflow"] and summary["test_metrics"][0]["auroc"] >= 0
+    preds = O.read_predictions(d / "my_predictions.tsv")
+    bed = pd.read_csv(d / "my_regions.bed", sep="\t", header=None)
+    assert len(preds) == N_PREDICT
+    np.testing.assert_array_equal(preds[["start", "end"]].to_numpy(), bed[[1, 2]].to_numpy())
+    p = preds["probability"]
+    assert p.between(0, 1).sum() + p.isna().sum() == N_PREDICT
+    assert (preds.loc[p.isna(), "n_fraction"] > 0.5).all()
+    head = [x for x in (d / "my_predictions.tsv").read_text().splitlines()[:12] if x[0] == "#"]
+    assert f"sha256={_sha(d / 'my_model' / 'model.keras')}" in "\n".join(head)
+    assert f"sha256={_sha(d / 'my_genome.fa')}" in "\n".join(head)
+    attr = O.load_attributions(d / "my_attributions")
+    assert attr.grad_x_input.shape == (100, L)
+    hundredth = preds["probability"].nlargest(100).min()  # the README picked the top 100
+    assert len(attr.regions) == 100 and (attr.regions["probability"] >= hundredth - 1e-5).all()
+    enrichment = pd.read_csv(d / "my_motifs" / "enrichment.tsv", sep="\t")
+    sites = pd.read_csv(d / "my_motifs" / "sites.tsv", sep="\t")
+    assert len(sites) > 100 and set(enrichment["score"]) <= {"grad_x_input"}
+
+
+def _finetune_argv(out: str) -> list[str]:
+    """The README's finetune command (smoke recipe) as argv, writing to ``out``."""
+    script = _smoke(readme_commands()).replace("\\\n", " ")
+    line = next(x for x in script.splitlines() if x.startswith("chromtransfer finetune"))
+    argv = shlex.split(line.replace("--out my_model", f"--out {out}"))
+    return [*_cli(), *argv[1:]]
+
+
+@pytest.mark.slow  # ~50 s here (two fine-tuning processes, each tracing its model)
+def test_killed_finetune_resumes_to_the_same_weights(session):
+    import keras
+
+    d = session
+    argv = _finetune_argv("killed")
+    proc = subprocess.Popen(argv, cwd=d, env=_env(d), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+    history = d / "killed" / "runs" / "fold_0" / "history.csv"
+    deadline = time.time() + 300
+    while not history.is_file() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)  # as hard as a power cut: no clean-up runs
+    _, err = proc.communicate()
+    assert history.is_file(), err[-2000:]
+    assert not (d / "killed" / "model.keras").exists()  # killed mid-training, nothing final
+    assert len(pd.read_csv(history)) < 4
+    again = subprocess.run(argv, cwd=d, env=_env(d), capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr[-2000:]
+    resumed = json.loads((d / "killed" / "runs" / "fold_0" / "metrics.json").read_text())
+    assert resumed["resumed_from_epoch"] >= 1
+    a = keras.saving.load_model(d / "killed" / "model.keras").get_weights()
+    b = keras.saving.load_model(d / "my_model" / "model.keras").get_weights()
+    assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+    h1 = pd.read_csv(history).drop(columns="seconds")
+    h2 = pd.read_csv(d / "my_model" / "runs" / "fold_0" / "history.csv").drop(columns="seconds")
+    pd.testing.assert_frame_equal(h1, h2)
+
+
+def test_killed_predict_leaves_no_partial_output(session):
+    d = session
+    (d / "few.bed").write_text("".join(
+        f"chr1\t{s}\t{s + 100}\n" for s in range(20_000, 220_000, 40)
+    ))  # fmt: skip
+    argv = [*_cli(), "predict", "--model", "my_model/model.keras", "--genome", "my_genome.fa",
+            "--regions", "few.bed", "--out", "killed.tsv", "--chunk-size", "250"]  # fmt: skip
+    proc = subprocess.Popen(argv, cwd=d, env=_env(d), stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None:
+        tmp = list(d.glob(".killed.tsv.*.tmp"))
+        if tmp and tmp[0].stat().st_size > 20_000:  # a few chunks written
+            break
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert list(d.glob(".killed.tsv.*.tmp")) and not (d / "killed.tsv").exists()
+    O.predict_regions(d / "my_model" / "model.keras", genome=d / "my_genome.fa",
+                      regions_bed=d / "few.bed", out=d / "killed.tsv")  # fmt: skip
+    assert not list(d.glob(".killed.tsv.*.tmp"))  # the dead run's temporary file is gone
+    assert len(O.read_predictions(d / "killed.tsv")) == 5_000
