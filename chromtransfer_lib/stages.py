@@ -61,6 +61,28 @@ class RunContext:
         return self.profile.name != "smoke"
 
 
+def start_chapter(profile: str | Path, run_dir: str | Path | None) -> RunContext:
+    """Set up a chapter: its :class:`RunContext`, and logging fit for a rendered page.
+
+    Library warnings (regions dropped, with counts) go to stdout so the book shows them — the
+    book leaves stderr, where TensorFlow writes its start-up chatter, out of the pages — and
+    TensorFlow's retracing notices (one compiled predictor per model is expected) are muted.
+    """
+    import sys
+
+    root = logging.getLogger()
+    if not any(getattr(h, "_chromtransfer", False) for h in root.handlers):
+        handler = logging.StreamHandler(sys.stdout)
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        handler._chromtransfer = True
+        root.addHandler(handler)
+        root.setLevel(logging.WARNING)
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
+    ctx = RunContext.create(profile, run_dir)
+    print(f"profile: {ctx.profile.name} — {ctx.profile.description}")
+    return ctx
+
+
 @dataclass(frozen=True)
 class Inputs:
     """The files every data path starts from (simulated world, paper data or own data)."""

@@ -33,8 +33,6 @@ profile = "quick"
 run_dir = None
 
 # %%
-import logging
-import sys
 
 import pandas as pd
 import plotnine as p9
@@ -44,15 +42,8 @@ from myst_nb import glue
 from chromtransfer_lib import jaspar, plots, report, results, stages
 from chromtransfer_lib.simulate import PAPER_NEGATIVES, PAPER_POSITIVES
 
-# Library warnings (e.g. regions dropped, with counts) go to stdout so the book shows them;
-# stderr (TensorFlow's start-up chatter) is left out of the rendered pages.
-logging.basicConfig(
-    stream=sys.stdout, level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
-)
-logging.getLogger("tensorflow").setLevel(logging.ERROR)  # retracing notices: expected here
-ctx = stages.RunContext.create(profile, run_dir)
+ctx = stages.start_chapter(profile, run_dir)
 prof = ctx.profile
-print(f"profile: {prof.name} — {prof.description}")
 
 # %% [markdown]
 # ## JASPAR 2022 CORE vertebrates

@@ -26,8 +26,6 @@ profile = "quick"
 run_dir = None
 
 # %%
-import logging
-import sys
 
 import pandas as pd
 import plotnine as p9
@@ -36,14 +34,8 @@ from myst_nb import glue
 from chromtransfer_lib import plots, report, results, stages
 from chromtransfer_lib.config import CELL_LINES
 
-# Library warnings go to stdout so the book shows them; stderr is left out of the pages.
-logging.basicConfig(
-    stream=sys.stdout, level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
-)
-logging.getLogger("tensorflow").setLevel(logging.ERROR)  # retracing notices: expected here
-ctx = stages.RunContext.create(profile, run_dir)
+ctx = stages.start_chapter(profile, run_dir)
 prof = ctx.profile
-print(f"profile: {prof.name} — {prof.description}")
 datasets = stages.ensure_datasets(ctx, stages.ensure_world(ctx))
 pre = stages.ensure_pretrained(ctx, datasets)
 cvs = {

@@ -32,8 +32,6 @@ profile = "quick"
 run_dir = None
 
 # %%
-import logging
-import sys
 
 import numpy as np
 import pandas as pd
@@ -43,15 +41,9 @@ from myst_nb import glue
 from chromtransfer_lib import plots, results, stages
 from chromtransfer_lib.bootstrap import bootstrap_table, collect_units
 
-# Library warnings go to stdout so the book shows them; stderr is left out of the pages.
-logging.basicConfig(
-    stream=sys.stdout, level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
-)
-logging.getLogger("tensorflow").setLevel(logging.ERROR)  # retracing notices: expected here
-ctx = stages.RunContext.create(profile, run_dir)
+ctx = stages.start_chapter(profile, run_dir)
 prof = ctx.profile
 line = prof.bootstrap.cell_line
-print(f"profile: {prof.name} — {prof.description}")
 datasets = stages.ensure_datasets(ctx, stages.ensure_world(ctx))
 pre = stages.ensure_pretrained(ctx, datasets)
 full = {

@@ -36,7 +36,6 @@ profile = "quick"
 run_dir = None
 
 # %%
-import logging
 
 import numpy as np
 import pandas as pd
@@ -47,10 +46,8 @@ from chromtransfer_lib import book, enrichment, results, stages
 from chromtransfer_lib import interpretation as interp
 from chromtransfer_lib import plots_interpret as pi
 
-logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-ctx = stages.RunContext.create(profile, run_dir)
+ctx = stages.start_chapter(profile, run_dir)
 prof, cfg = ctx.profile, ctx.profile.interpret
-print(f"profile: {prof.name} — {prof.description}")
 
 # %%
 inputs = stages.ensure_world(ctx)

@@ -36,9 +36,8 @@ from myst_nb import glue
 
 from chromtransfer_lib import ledger, plots, results, stages
 
-ctx = stages.RunContext.create(profile, run_dir)
+ctx = stages.start_chapter(profile, run_dir)
 prof = ctx.profile
-print(f"profile: {prof.name} — {prof.description}")
 metrics = results.load_metrics(ctx.run_dir)
 table = ledger.build_ledger(metrics, prof)
 path = ledger.write_ledger(table, ctx.run_dir)

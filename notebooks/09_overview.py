@@ -32,7 +32,7 @@ from matplotlib.image import imread
 from chromtransfer_lib import gallery, stages
 from chromtransfer_lib.book import find_repo_root
 
-ctx = stages.RunContext.create(profile, run_dir)
+ctx = stages.start_chapter(profile, run_dir)
 root = find_repo_root()
 figures = gallery.chapter_figures(root / "book" / "chapters", per_chapter=2)
 print(f"{len(figures)} figures from {figures['chapter'].nunique()} chapters")

@@ -48,7 +48,7 @@ from chromtransfer_lib import stages
 from chromtransfer_lib.book import find_repo_root
 from chromtransfer_lib.calibration import CALIBRATION_COLUMNS
 
-ctx = stages.RunContext.create(profile, run_dir)
+ctx = stages.start_chapter(profile, run_dir)
 root = find_repo_root()
 grid_path = root / "experiments" / "calibration_grid.yaml"
 runs_path = root / "experiments" / "calibration" / "runs.csv"
