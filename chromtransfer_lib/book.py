@@ -108,13 +108,18 @@ def execute_chapter(
     run_dir: Path,
     kernel_name: str = "python3",
     progress: bool = True,
+    output_dir: Path | None = None,
 ) -> ChapterRun:
-    """Convert and execute one chapter with papermill; raise :class:`BookError` on failure."""
+    """Convert and execute one chapter with papermill; raise :class:`BookError` on failure.
+
+    The executed notebook goes to ``output_dir`` (default ``book/chapters/``, where the HTML
+    build reads it).
+    """
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
     name = source.stem
-    executed = root / "book" / "chapters" / f"{name}.ipynb"
+    executed = (output_dir or root / "book" / "chapters") / f"{name}.ipynb"
     convert_chapter(source, executed)
     t0 = time.perf_counter()
     log.info("executing %s (profile %s)", source.relative_to(root), profile)
@@ -191,6 +196,7 @@ def run_book(
     chapters: list[str] | None = None,
     html: bool = True,
     progress: bool = True,
+    notebooks_dir: Path | None = None,
 ) -> BookResult:
     """Execute every chapter (or the named ones) at ``profile`` and build the HTML book.
 
@@ -204,6 +210,10 @@ def run_book(
         Chapter stems (``01_data``) or numbers (``01``) to run; default all, in order.
     html
         Build the HTML book after executing.
+    notebooks_dir
+        Where executed notebooks go (default ``book/chapters/``; the HTML build needs that).
+        Batch runs that build no HTML (calibration) keep theirs in their run directory, so
+        they never overwrite the book's pages.
     """
     root = find_repo_root(root)
     prof = load_profile(profile)  # fail before any chapter runs if the profile is bad
@@ -220,10 +230,19 @@ def run_book(
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     runs = []
     for src in sources:
-        run = execute_chapter(src, root=root, profile=profile, run_dir=run_dir, progress=progress)
+        run = execute_chapter(
+            src,
+            root=root,
+            profile=profile,
+            run_dir=run_dir,
+            progress=progress,
+            output_dir=notebooks_dir,
+        )
         log.info("%s done in %.1f s", run.name, run.seconds)
         runs.append(run)
     t0 = time.perf_counter()
+    if html and notebooks_dir is not None:
+        raise BookError("the HTML build reads book/chapters/: leave notebooks_dir unset")
     index = build_html(root) if html else None
     result = BookResult(prof.name, run_dir, tuple(runs), index, time.perf_counter() - t0)
     _write_timings(result)

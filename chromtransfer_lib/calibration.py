@@ -178,6 +178,7 @@ def run_calibration(
                     chapters=list(chapters or []),
                     html=False,
                     progress=False,
+                    notebooks_dir=run_dir / "notebooks",
                 )
             except Exception as err:  # a failed setting is a row too, with its error
                 status = f"failed: {type(err).__name__}: {str(err)[:200]}"
