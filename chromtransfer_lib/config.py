@@ -151,6 +151,9 @@ class BootstrapConfig:
     fractions: tuple[float, ...]
     repetitions: int
     include_scratch: bool
+    min_steps: int
+    """Each unit trains for at least this many optimiser steps (epochs and patience are
+    scaled up for small subsets); 0 keeps the recipe as it is."""
 
 
 @dataclass(frozen=True)

@@ -441,6 +441,7 @@ def ensure_bootstrap(
         out_dir=bootstrap_dir(ctx),
         random_state=prof.seed,
         shard=shard,
+        min_steps=bc.min_steps,
         progress=ctx.progress,
     )
 

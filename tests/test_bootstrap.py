@@ -141,3 +141,19 @@ def test_cross_validation_folds_and_ensemble(world, tmp_path):
             random_state=0,
             fold_ids=(5,),
         )
+
+
+def test_scale_recipe_gives_small_subsets_enough_steps() -> None:
+    from chromtransfer_lib.bootstrap import Recipe, scale_recipe
+
+    base = Recipe(learning_rate=1e-3, batch_size=64, max_epochs=10, patience=3)
+    # 6,400 rows: 100 steps/epoch, 1,000 steps in all: unchanged
+    assert scale_recipe(base, n_train=6400, min_steps=300) == base
+    # 128 rows: 2 steps/epoch → 20 steps; 300 steps need 15× the epochs and the patience
+    small = scale_recipe(base, n_train=128, min_steps=300)
+    assert (small.max_epochs, small.patience) == (150, 45)
+    assert small.max_epochs * 2 >= 300
+    assert (small.learning_rate, small.batch_size) == (1e-3, 64)
+    # a partial last batch counts as a step; min_steps=0 disables scaling
+    assert scale_recipe(base, n_train=65, min_steps=300).max_epochs == 150
+    assert scale_recipe(base, n_train=1, min_steps=0) == base
