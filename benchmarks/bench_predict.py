@@ -3,7 +3,7 @@
 A synthetic genome (random bases with N blocks, in a temporary folder), a smoke-width model
 (untrained: prediction costs the same) and BED files of ``--small`` and ``--regions`` random
 regions of 50-1,000 bp, sorted like a typical peak file. Each count is predicted by
-:func:`chromtransfer_lib.owndata.predict_regions` in a fresh subprocess that reports its wall time
+:func:`chromtransfer_lib.predict.predict_regions` in a fresh subprocess that reports its wall time
 and its peak resident memory (``VmHWM`` of ``/proc/self/status``): memory must stay flat as the
 region count grows (it follows ``--chunk-size``, not the file).
 
@@ -84,7 +84,7 @@ def make_inputs(folder: Path, counts: list[int], *, seed: int = 0) -> dict[str, 
 
 def child(folder: Path, count: int, chunk_size: int) -> None:
     """Predict one BED and print ``{"regions", "wall_s", "peak_rss_gib"}`` as JSON."""
-    from chromtransfer_lib.owndata import predict_regions, read_predictions
+    from chromtransfer_lib.predict import predict_regions, read_predictions
 
     t0 = time.perf_counter()
     s = predict_regions(

@@ -8,7 +8,8 @@ A setting is a set of dotted-key overrides of a base profile (``{"finetune.learn
 so any row can be re-run by hand with ``chromtransfer book --profile <that yaml>``.
 
 Rows are appended to ``runs.csv`` as each run finishes; a row already present is not run
-again (the runner is resumable, and so is each book run underneath it).
+again, and a failed one is retried (the runner is resumable, and so is each book run
+underneath it, so a retry only redoes what had not finished).
 """
 
 from __future__ import annotations
@@ -162,9 +163,12 @@ def run_calibration(
     done = pd.read_csv(table_path) if table_path.is_file() else pd.DataFrame()
     for name, overrides in settings.items():
         for seed in seeds:
-            if not done.empty and ((done["setting"] == name) & (done["seed"] == seed)).any():
-                log.info("skip %s seed %s: already in %s", name, seed, table_path)
-                continue
+            if not done.empty:
+                same = (done["setting"] == name) & (done["seed"] == seed)
+                if (same & (done["status"] == "ok")).any():
+                    log.info("skip %s seed %s: already in %s", name, seed, table_path)
+                    continue
+                done = done[~same]  # a failed run is retried (its finished chapters are reused)
             run_dir = out_dir / name / f"seed{seed}"
             prof_path = derive_profile(
                 base, overrides, seed=seed, name=f"{base}", out_path=run_dir / "profile.yaml"

@@ -1,8 +1,10 @@
 """``chromtransfer finetune | predict | attribute | motifs``: the tool on a user's own data.
 
-Thin argument parsing over :mod:`chromtransfer_lib.owndata`; every handler returns an exit
-code, and bad input raises ``ValueError``/``OSError`` subclasses that ``cli.main`` prints as one
-line (exit 2). Heavy imports (TensorFlow) happen inside the handlers, so ``--help`` is instant.
+Thin argument parsing over :mod:`chromtransfer_lib.owndata` (fine-tuning) and
+:mod:`chromtransfer_lib.predict` (prediction, attribution, motifs); every handler returns an
+exit code, and bad input raises ``ValueError``/``OSError`` subclasses that ``cli.main`` prints
+as one line (exit 2). Heavy imports (TensorFlow) happen inside the handlers, so ``--help`` is
+instant.
 """
 
 from __future__ import annotations
@@ -189,7 +191,7 @@ def _add_finetune(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
-    from chromtransfer_lib.owndata import predict_regions
+    from chromtransfer_lib.predict import predict_regions
 
     s = predict_regions(
         args.model,
@@ -265,7 +267,7 @@ def _add_predict(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_attribute(args: argparse.Namespace) -> int:
-    from chromtransfer_lib.owndata import attribute_regions
+    from chromtransfer_lib.predict import attribute_regions
 
     a = attribute_regions(
         args.model,
@@ -312,12 +314,11 @@ def _add_attribute(sub: argparse._SubParsersAction) -> None:
 
 def _cmd_motifs(args: argparse.Namespace) -> int:
     from chromtransfer_lib.jaspar import UnknownMotifError, load_jaspar, resolve_motifs
-    from chromtransfer_lib.owndata import (
+    from chromtransfer_lib.owndata import check_output, provenance
+    from chromtransfer_lib.predict import (
         attribute_regions,
-        check_output,
         load_attributions,
         motif_enrichment,
-        provenance,
         write_motif_report,
     )
 

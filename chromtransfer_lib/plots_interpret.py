@@ -15,7 +15,7 @@ from .plots import BASE_COLOURS, MODEL_COLOURS, theme_book
 
 #: Colours of site spans in tracks (Okabe–Ito without the nucleotide-like hues), cycled per TF.
 SITE_COLOURS = ["#0072B2", "#E69F00", "#CC79A7", "#56B4E9", "#009E73", "#D55E00", "#999999"]
-#: Colours of an analysis's role relative to a line (:func:`.interpretation.analysis_role`).
+#: Colours of an analysis's role relative to a line (:func:`.interpret_tables.analysis_role`).
 ROLE_COLOURS = {
     "ChromTransfer": MODEL_COLOURS["ChromTransfer"],
     "binary baseline": MODEL_COLOURS["binary baseline"],
@@ -222,7 +222,7 @@ def plot_d_scatter(
 ):
     """Fig 3G: D for one model against another, coloured by the D of their per-site difference.
 
-    ``table`` is :func:`.interpretation.d_versus` output; up to ``label_n`` TFs with the largest
+    ``table`` is :func:`.interpret_tables.d_versus` output; up to ``label_n`` TFs with the largest
     ``|D_diff|`` are named, skipping points too close to a named one; TFs in ``always`` (e.g.
     the planted drivers) are named regardless.
     """
@@ -256,7 +256,7 @@ def plot_rank_bars(
     """Figs S4–S5: the ``top_n`` significant TFs by signed D per analysis (as the paper, which
     plots significant TFs only); an analysis without any shows its ``top_n`` tested TFs, faded.
 
-    ``long`` is :func:`.interpretation.ranking_long` output; ``drivers`` maps an analysis to
+    ``long`` is :func:`.interpret_tables.ranking_long` output; ``drivers`` maps an analysis to
     the upper-case names of its planted drivers (highlighted).
     """
     import plotnine as p9
@@ -297,7 +297,7 @@ def plot_rank_bars(
 def plot_driver_ranks(table: pd.DataFrame):
     """Tiles: rank of each planted driver (rows) in each model's ranking (columns), per line.
 
-    ``table`` is :func:`.interpretation.driver_rank_table` output (with ``role``).
+    ``table`` is :func:`.interpret_tables.driver_rank_table` output (with ``role``).
     """
     import plotnine as p9
 

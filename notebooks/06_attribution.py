@@ -43,6 +43,7 @@ from IPython.display import display
 from myst_nb import glue
 
 from chromtransfer_lib import book, enrichment, results, stages
+from chromtransfer_lib import interpret_tables as tables
 from chromtransfer_lib import interpretation as interp
 from chromtransfer_lib import plots_interpret as pi
 
@@ -64,7 +65,7 @@ models.table(ctx.run_dir)
 
 # %%
 regions = interp.ensure_region_set(ctx, datasets, models)
-selection_text = interp.selection_sentence(regions.selection, max_regions=cfg.max_regions)
+selection_text = tables.selection_sentence(regions.selection, max_regions=cfg.max_regions)
 glue("selection_sentence", selection_text, display=False)
 glue("n_union", len(regions.regions), display=False)
 regions.selection
@@ -95,7 +96,7 @@ interp.saturation_table(gxi["HepG2"], gxi_p["HepG2"], proba["HepG2"], regions.ro
 # lines open, while each fine-tuned model should favour its own line's regions.
 
 # %%
-interp.model_overview(gxi, proba, regions).round(3)
+tables.model_overview(gxi, proba, regions).round(3)
 
 # %% [markdown]
 # ## Predicted binding sites
@@ -110,7 +111,7 @@ scan = interp.ensure_scan(ctx, regions)
 site_hepg2 = interp.scored_sites(scan.hits, gxi["HepG2"], regions.rows("HepG2"))
 site_k562 = interp.scored_sites(scan.hits, gxi["K562"], regions.rows("K562"))
 truth = pd.read_csv(inputs.ground_truth, sep="\t") if inputs.ground_truth else None
-planted = interp.planted_in_windows(truth, regions.regions) if truth is not None else None
+planted = tables.planted_in_windows(truth, regions.regions) if truth is not None else None
 glue("p_value", f"{cfg.p_value:g}", display=False)
 glue("n_hits", len(scan.hits), display=False)
 print(f"{len(scan.hits)} predicted sites; {0 if planted is None else len(planted)} planted sites")
@@ -130,9 +131,9 @@ for line, sites in (("HepG2", site_hepg2), ("K562", site_k562)):
         fig = pi.plot_attribution_tracks(
             regions.codes[row],
             {f"{line} fine-tuned": gxi[line][row], "pre-trained": gxi["pretrained"][row]},
-            sites=interp.track_sites(sites, row, n=5),
+            sites=tables.track_sites(sites, row, n=5),
             planted=None if planted is None else planted[planted["region"] == row],
-            title=f"{line}: {interp.window_name(regions, row)}  "
+            title=f"{line}: {tables.window_name(regions, row)}  "
             f"(p = {proba[line][row]:.2f} fine-tuned, {proba['pretrained'][row]:.2f} pre-trained)",
         )
 
@@ -156,8 +157,8 @@ row = ism_rows[np.argmax(proba["HepG2"][ism_rows])]
 fig = pi.plot_attribution_tracks(
     regions.codes[row],
     {"gradient × input": gxi["HepG2"][row], "−ISM delta": -delta[list(ism_rows).index(row)]},
-    sites=interp.track_sites(site_hepg2, row, n=5),
-    title=f"HepG2 model, {interp.window_name(regions, row)}: two views of importance",
+    sites=tables.track_sites(site_hepg2, row, n=5),
+    title=f"HepG2 model, {tables.window_name(regions, row)}: two views of importance",
 )
 
 # %% [markdown]
@@ -169,8 +170,8 @@ ism_sites = interp.ism_site_table(scan.hits, gxi["HepG2"], delta, ism_rows)
 agreement = enrichment.attribution_agreement(
     ism_sites, x="gxi_max", y="ism_importance", min_sites=min(10, cfg.min_sites)
 )
-factors = interp.agreement_factors(ism_sites["tf"])
-agreement_text = interp.agreement_sentence(agreement, n_regions=len(ism_rows))
+factors = tables.agreement_factors(ism_sites["tf"])
+agreement_text = tables.agreement_sentence(agreement, n_regions=len(ism_rows))
 glue("agreement_sentence", agreement_text, display=False)
 display(agreement[agreement["tf"].isin(["(all)", *factors])].round(3))
 
@@ -181,7 +182,7 @@ pi.plot_site_agreement(ism_sites, agreement, factors) if len(ism_sites) else pri
 # {glue:text}`agreement_sentence`
 
 # %%
-metrics = interp.attribution_metrics(
+metrics = tables.attribution_metrics(
     regions,
     agreement,
     factors,

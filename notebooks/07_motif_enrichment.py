@@ -45,6 +45,7 @@ from IPython.display import display
 from myst_nb import glue
 
 from chromtransfer_lib import book, results, stages
+from chromtransfer_lib import interpret_tables as tables
 from chromtransfer_lib import interpretation as interp
 from chromtransfer_lib import plots_interpret as pi
 
@@ -94,7 +95,7 @@ scan.unreachable.groupby("width").size().rename(
 
 # %%
 enr = interp.run_enrichment(scan.hits, gxi, regions, min_sites=cfg.min_sites, fdr=cfg.fdr)
-overview = interp.enrichment_overview(enr, scan.hits)
+overview = tables.enrichment_overview(enr, scan.hits)
 glue("fdr", f"{cfg.fdr:g}", display=False)
 overview
 
@@ -105,9 +106,9 @@ overview
 # %%
 single = ["HepG2", "pretrained@HepG2", "scratch_HepG2", "K562", "pretrained@K562"]
 motif_roles = pd.read_csv(inputs.motifs, sep="\t") if inputs.motifs else None
-drivers = interp.world_drivers(motif_roles, prof.simulation.drivers)
-driver_names = interp.analysis_driver_names(drivers)
-long = interp.ranking_long({interp.Enrichment.label(k): enr.ks[k] for k in single})
+drivers = tables.world_drivers(motif_roles, prof.simulation.drivers)
+driver_names = tables.analysis_driver_names(drivers)
+long = tables.ranking_long({interp.Enrichment.label(k): enr.ks[k] for k in single})
 pi.plot_rank_bars(long, top_n=12, drivers=driver_names) if len(long) else print("no TF tested")
 
 # %% [markdown]
@@ -116,7 +117,7 @@ pi.plot_rank_bars(long, top_n=12, drivers=driver_names) if len(long) else print(
 
 # %%
 keys = ["HepG2-pretrained", "K562-pretrained"]
-long_diff = interp.ranking_long({interp.Enrichment.label(k): enr.ks[k] for k in keys})
+long_diff = tables.ranking_long({interp.Enrichment.label(k): enr.ks[k] for k in keys})
 pi.plot_rank_bars(long_diff, top_n=12, drivers=driver_names) if len(long_diff) else None
 
 # %% [markdown]
@@ -128,7 +129,7 @@ pi.plot_rank_bars(long_diff, top_n=12, drivers=driver_names) if len(long_diff) e
 # left. (OLIG2 was not planted in this world, so its sites are chance matches.)
 
 # %%
-ecdf = interp.ecdf_frame(
+ecdf = tables.ecdf_frame(
     {interp.Enrichment.label(k): enr.sites[k] for k in single[:3]}, ["HNF4A", "CEBPA", "OLIG2"]
 )
 pi.plot_ecdf(ecdf, title="HepG2 regions") if len(ecdf) else print("none of these TFs has sites")
@@ -142,7 +143,7 @@ pi.plot_ecdf(ecdf, title="HepG2 regions") if len(ecdf) else print("none of these
 # important to one line only sit far from the diagonal.
 
 # %%
-versus = interp.d_versus(enr.ks["HepG2@union"], enr.ks["K562@union"], enr.ks["HepG2-K562"])
+versus = tables.d_versus(enr.ks["HepG2@union"], enr.ks["K562@union"], enr.ks["HepG2-K562"])
 if len(versus):
     always = [*drivers["HepG2"], *drivers["K562"]]
     display(pi.plot_d_scatter(versus, x="HepG2", y="K562", label_n=10, always=always))
@@ -165,11 +166,11 @@ real_data = (
     "profile expects for each line."
 )
 glue("truth_note", real_data if inputs.ground_truth is None else "", display=False)
-ranks = interp.driver_rank_table(enr, drivers, interp.tf_matrix_ids(scan.hits))
+ranks = tables.driver_rank_table(enr, drivers, tables.tf_matrix_ids(scan.hits))
 pi.plot_driver_ranks(ranks)
 
 # %%
-for name, text in interp.ranking_sentences(enr, ranks, fdr=cfg.fdr).items():
+for name, text in tables.ranking_sentences(enr, ranks, fdr=cfg.fdr).items():
     glue(name, text, display=False)
 
 # %% [markdown]
@@ -185,15 +186,15 @@ for name, text in interp.ranking_sentences(enr, ranks, fdr=cfg.fdr).items():
 
 # %%
 truth = pd.read_csv(inputs.ground_truth, sep="\t") if inputs.ground_truth else None
-planted = interp.planted_in_windows(truth, regions.regions) if truth is not None else None
+planted = tables.planted_in_windows(truth, regions.regions) if truth is not None else None
 if planted is not None:
-    recovery, recovery_tf = interp.recovery_tables(enr, planted, regions, drivers)
+    recovery, recovery_tf = tables.recovery_tables(enr, planted, regions, drivers)
     display(recovery.round(3))
     display(pi.plot_recovery(recovery_tf))
 
 # %%
 recovery = recovery if planted is not None else None
-metrics = interp.enrichment_metrics(enr, ranks, scan, recovery=recovery)
+metrics = tables.enrichment_metrics(enr, ranks, scan, recovery=recovery)
 path = results.save_metrics(ctx.run_dir, "07_motif_enrichment", metrics)
 print("metrics saved to", path.relative_to(ctx.run_dir))
 {k: v for k, v in metrics.items() if k.endswith(("top_tfs", "in_top5"))}

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from chromtransfer_lib import cli
-from chromtransfer_lib import owndata as O
+from chromtransfer_lib import predict as P
 
 L = 100
 
@@ -72,9 +72,9 @@ def _seqs(base: Path) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def clean(base: Path, tmp_path_factory: pytest.TempPathFactory):
     out = tmp_path_factory.mktemp("clean") / "p.tsv"
-    O.predict_regions(base / "model.keras", genome=base / "genome.fa",
+    P.predict_regions(base / "model.keras", genome=base / "genome.fa",
                       regions_bed=base / "regions.bed", out=out)  # fmt: skip
-    return O.read_predictions(out)
+    return P.read_predictions(out)
 
 
 def _assert_error(result: tuple[int, str, str], command: str, fragment: str) -> None:
@@ -146,7 +146,7 @@ def test_unusual_but_valid_bed_gives_the_same_predictions(variant, base, clean, 
     rc, _, err = run("predict", "--model", base / "model.keras", "--genome", base / "genome.fa",
                      "--regions", bed, "--out", tmp_path / "p.tsv")  # fmt: skip
     assert rc == 0, err
-    got = O.read_predictions(tmp_path / "p.tsv")
+    got = P.read_predictions(tmp_path / "p.tsv")
     assert got.equals(clean)
 
 
@@ -173,7 +173,7 @@ def test_lowercase_and_iupac_letters_read_as_upper_case_and_n(base, clean, tmp_p
                          tmp_path / f"{name}.fa", "--regions", base / "regions.bed", "--out",
                          tmp_path / f"{name}.tsv")  # fmt: skip
         assert rc == 0, err
-    a, b = (O.read_predictions(tmp_path / f"{n}.tsv") for n in ("soft", "ref"))
+    a, b = (P.read_predictions(tmp_path / f"{n}.tsv") for n in ("soft", "ref"))
     assert a.equals(b) and not a.equals(clean)
 
 
@@ -183,7 +183,7 @@ def test_all_n_regions_get_na_and_a_warning(base, tmp_path, run, caplog):
     rc, _, err = run("predict", "--model", base / "model.keras", "--genome", base / "genome.fa",
                      "--regions", bed, "--out", tmp_path / "p.tsv")  # fmt: skip
     assert rc == 0, err
-    got = O.read_predictions(tmp_path / "p.tsv")
+    got = P.read_predictions(tmp_path / "p.tsv")
     assert np.isnan(got["probability"][0]) and got["n_fraction"][0] == 1.0
     assert 0 <= got["probability"][1] <= 1
     assert "1 of 2 regions have windows with more than 50% N" in caplog.text

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from chromtransfer_lib import interpret_tables as tables
 from chromtransfer_lib import interpretation as interp
 from chromtransfer_lib.enrichment import site_scores
 
@@ -136,7 +137,7 @@ def _world(seed: int, *, n_regions: int = 30, seq_len: int = 200, region_len: in
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_planted_sites_in_window_coordinates_match_brute_force(seed: int) -> None:
     genome, regions, truth = _world(seed)
-    got = interp.planted_in_windows(truth.drop(columns=["kmer", "intact"]), regions)
+    got = tables.planted_in_windows(truth.drop(columns=["kmer", "intact"]), regions)
     expected = set()
     for t in truth[truth["rel_start"].notna()].itertuples():
         for row, w in enumerate(regions.itertuples()):
@@ -164,7 +165,7 @@ def test_planted_sites_reject_inconsistent_region_starts() -> None:
         bad = pd.concat([bad, bad])
     bad.iloc[1, bad.columns.get_loc("rel_start")] += 1
     with pytest.raises(ValueError, match="rDHS000"):
-        interp.planted_in_windows(bad.drop(columns=["kmer", "intact"]), regions)
+        tables.planted_in_windows(bad.drop(columns=["kmer", "intact"]), regions)
 
 
 # --- rankings and drivers -----------------------------------------------------------------------
@@ -185,9 +186,9 @@ def _ks(rows: list[tuple[str, float, bool]]) -> pd.DataFrame:
 
 def test_top_tfs_are_significant_by_descending_signed_d() -> None:
     ks = _ks([("B", 0.2, True), ("A", 0.5, False), ("C", 0.4, True), ("D", -0.3, True)])
-    assert interp.top_tfs(ks) == ["C", "B", "D"]
-    assert interp.top_tfs(ks, positive_only=True) == ["C", "B"]
-    assert interp.top_tfs(ks.iloc[:0]) == []
+    assert tables.top_tfs(ks) == ["C", "B", "D"]
+    assert tables.top_tfs(ks, positive_only=True) == ["C", "B"]
+    assert tables.top_tfs(ks.iloc[:0]) == []
 
 
 def test_driver_ranks_match_names_case_insensitively_and_by_matrix_id() -> None:
@@ -200,7 +201,7 @@ def test_driver_ranks_match_names_case_insensitively_and_by_matrix_id() -> None:
             ("NFE2", -0.4, True),
         ]
     )
-    ranks = interp.driver_ranks(
+    ranks = tables.driver_ranks(
         ks,
         ["SPI1", "GATA1", "GFI1", "NFE2", "ABSENT"],
         driver_ids={"GFI1": "MA0038.2"},
@@ -213,8 +214,8 @@ def test_driver_ranks_match_names_case_insensitively_and_by_matrix_id() -> None:
     assert by.loc["GATA1", "rank"] == 4 and np.isnan(by.loc["GATA1", "top_rank"])
     assert by.loc["NFE2", "rank"] == 5 and np.isnan(by.loc["NFE2", "top_rank"])  # depleted
     assert np.isnan(by.loc["ABSENT", "rank"]) and by.loc["ABSENT", "n_tested"] == 5
-    assert interp.drivers_in_top(ranks, n=5) == 2
-    assert interp.drivers_in_top(ranks, n=2) == 1
+    assert tables.drivers_in_top(ranks, n=5) == 2
+    assert tables.drivers_in_top(ranks, n=2) == 1
 
 
 def test_line_drivers_take_matrix_ids_from_the_world_table() -> None:
@@ -226,8 +227,8 @@ def test_line_drivers_take_matrix_ids_from_the_world_table() -> None:
         }
     )
     drivers = {"GM12878": ["SPI1", "IRF4"], "K562": ["GATA1"]}
-    assert interp.line_drivers(roles, drivers, "GM12878") == {"SPI1": "MA0080.6", "IRF4": None}
-    assert interp.line_drivers(None, drivers, "K562") == {"GATA1": None}
+    assert tables.line_drivers(roles, drivers, "GM12878") == {"SPI1": "MA0080.6", "IRF4": None}
+    assert tables.line_drivers(None, drivers, "K562") == {"GATA1": None}
 
 
 # --- site tables --------------------------------------------------------------------------------
@@ -277,10 +278,10 @@ def test_track_sites_are_the_best_non_overlapping_sites() -> None:
             "site_score": [0.9, 1.0, 0.5, 0.1, 5.0],
         }
     )
-    got = interp.track_sites(sites, 0, n=5)
+    got = tables.track_sites(sites, 0, n=5)
     assert got["tf"].tolist() == ["B", "D"]  # B beats A and C, which overlap it
-    assert interp.track_sites(sites, 0, n=1)["tf"].tolist() == ["B"]
-    assert interp.track_sites(sites, 7).empty
+    assert tables.track_sites(sites, 0, n=1)["tf"].tolist() == ["B"]
+    assert tables.track_sites(sites, 7).empty
 
 
 def test_ecdf_frame_compares_a_tf_with_non_overlapping_other_sites() -> None:
@@ -293,7 +294,7 @@ def test_ecdf_frame_compares_a_tf_with_non_overlapping_other_sites() -> None:
             "site_score": [1.0, 2.0, 3.0, 4.0],
         }
     )
-    got = interp.ecdf_frame({"m": sites}, ["HNF4A", "OLIG2"])
+    got = tables.ecdf_frame({"m": sites}, ["HNF4A", "OLIG2"])
     assert set(got["panel"]) == {"HNF4A"}  # OLIG2 has no sites
     assert got[got["group"] == "HNF4A"]["score"].tolist() == [1.0]
     assert sorted(got[got["group"] == "other TFs"]["score"]) == [3.0, 4.0]  # CTCF overlaps
@@ -301,8 +302,8 @@ def test_ecdf_frame_compares_a_tf_with_non_overlapping_other_sites() -> None:
 
 def test_agreement_factors_pick_cebpa_hnf4a_and_one_fos_jun_dimer() -> None:
     names = ["FOS::JUNB", "Hnf4a", "CEBPA", "FOS::JUN", "JUN", "CTCF"]
-    assert interp.agreement_factors(names) == ["CEBPA", "Hnf4a", "FOS::JUN"]
-    assert interp.agreement_factors(["CTCF"]) == []
+    assert tables.agreement_factors(names) == ["CEBPA", "Hnf4a", "FOS::JUN"]
+    assert tables.agreement_factors(["CTCF"]) == []
 
 
 # --- the chapter 7 analyses on a planted signal -------------------------------------------------
@@ -325,11 +326,11 @@ def _signal_world(seed: int = 0):
 def test_run_enrichment_finds_each_models_planted_tf_and_reports_metrics() -> None:
     hits, gxi, regions = _signal_world()
     enr = interp.run_enrichment(hits, gxi, regions, min_sites=20, fdr=0.001)
-    assert interp.top_tfs(enr.ks["HepG2"])[0] == "A"
-    assert interp.top_tfs(enr.ks["K562"])[0] == "B"
-    assert "A" not in interp.top_tfs(enr.ks["pretrained@HepG2"], positive_only=True)
+    assert tables.top_tfs(enr.ks["HepG2"])[0] == "A"
+    assert tables.top_tfs(enr.ks["K562"])[0] == "B"
+    assert "A" not in tables.top_tfs(enr.ks["pretrained@HepG2"], positive_only=True)
     # per-site differences: A gains in HepG2 − pre-trained; HepG2 − K562 ranks A top, B bottom
-    assert interp.top_tfs(enr.ks["HepG2-pretrained"])[0] == "A"
+    assert tables.top_tfs(enr.ks["HepG2-pretrained"])[0] == "A"
     diff = enr.ks["HepG2-K562"].sort_values("D_signed")
     assert diff["tf"].iloc[-1] == "A" and diff["tf"].iloc[0] == "B"
     # the HepG2 analysis only uses HepG2 rows
@@ -338,9 +339,9 @@ def test_run_enrichment_finds_each_models_planted_tf_and_reports_metrics() -> No
     np.testing.assert_allclose(enr.sites["HepG2"]["site_score"].to_numpy(), expected)
 
     drivers = {"HepG2": {"a": "MA", "HNF4A": None}, "K562": {"b": None}}
-    ranks = interp.driver_rank_table(enr, drivers, interp.tf_matrix_ids(hits))
+    ranks = tables.driver_rank_table(enr, drivers, tables.tf_matrix_ids(hits))
     scan = interp.Scan(hits, pd.DataFrame({"width": [6]}), 10)
-    metrics = interp.enrichment_metrics(enr, ranks, scan)
+    metrics = tables.enrichment_metrics(enr, ranks, scan)
     assert metrics["enrichment.HepG2.top_tfs"][0] == "A"
     assert metrics["enrichment.K562.top_tfs"][0] == "B"
     assert metrics["enrichment.HepG2.driver_ranks"] == {"a": 1, "HNF4A": None}
@@ -351,10 +352,10 @@ def test_run_enrichment_finds_each_models_planted_tf_and_reports_metrics() -> No
     assert "enrichment.pretrained.top_tfs" in metrics
     assert metrics["enrichment.scan.n_unreachable"] == 1
 
-    sentence = interp.comparison_sentence(ranks, line="HepG2")
+    sentence = tables.comparison_sentence(ranks, line="HepG2")
     assert "1 of the 2 planted HepG2 drivers" in sentence
     assert "moved the planted drivers up" in sentence and "the control" in sentence
-    text = interp.driver_sentence(
+    text = tables.driver_sentence(
         ranks[ranks["analysis"] == "HepG2"], enr.ks["HepG2"], model="m", line="HepG2", fdr=0.001
     )
     assert "best-ranked driver, A, is #1" in text
@@ -362,8 +363,8 @@ def test_run_enrichment_finds_each_models_planted_tf_and_reports_metrics() -> No
 
 def test_sentences_say_when_nothing_is_found() -> None:
     ks = _ks([("A", 0.2, False), ("B", 0.1, False)])
-    ranks = interp.driver_ranks(ks, ["A"])
-    text = interp.driver_sentence(ranks, ks, model="m", line="HepG2", fdr=0.001)
+    ranks = tables.driver_ranks(ks, ["A"])
+    text = tables.driver_sentence(ranks, ks, model="m", line="HepG2", fdr=0.001)
     assert "no TF passes FDR < 0.001" in text and "no evidence" in text
     selection = pd.DataFrame(
         {
@@ -375,15 +376,15 @@ def test_sentences_say_when_nothing_is_found() -> None:
             "fallback": [True],
         }
     )
-    assert "predicted no region positive" in interp.selection_sentence(selection, max_regions=9)
+    assert "predicted no region positive" in tables.selection_sentence(selection, max_regions=9)
     weak = pd.DataFrame({"tf": ["(all)"], "n": [40], "pearson_r": [0.1], "spearman_r": [0.05]})
-    assert "barely agree" in interp.agreement_sentence(weak, n_regions=3)
+    assert "barely agree" in tables.agreement_sentence(weak, n_regions=3)
 
 
 def test_width_bias_is_the_rank_correlation_of_d_and_motif_width() -> None:
     hits = pd.DataFrame({"tf": list("ABC"), "start": 0, "end": [8, 12, 20]})
-    assert interp.width_bias(_ks([("A", 0.1, 1), ("B", 0.2, 1), ("C", 0.3, 1)]), hits) == 1.0
-    assert interp.width_bias(_ks([("A", 0.3, 1), ("B", 0.2, 1), ("C", 0.1, 1)]), hits) == -1.0
+    assert tables.width_bias(_ks([("A", 0.1, 1), ("B", 0.2, 1), ("C", 0.3, 1)]), hits) == 1.0
+    assert tables.width_bias(_ks([("A", 0.3, 1), ("B", 0.2, 1), ("C", 0.1, 1)]), hits) == -1.0
 
 
 # --- cache --------------------------------------------------------------------------------------
@@ -476,15 +477,15 @@ def test_every_figure_draws_from_the_chapter_tables(tmp_path) -> None:
     hits, gxi, regions = _signal_world()
     enr = interp.run_enrichment(hits, gxi, regions, min_sites=20, fdr=0.001)
     drivers = {"HepG2": {"A": None, "HNF4A": None}, "K562": {"B": None}}
-    names = interp.analysis_driver_names(drivers)
+    names = tables.analysis_driver_names(drivers)
     assert names["HepG2 ChromTransfer"] == {"A", "HNF4A"} and names["K562 ChromTransfer"] == {"B"}
     single = ["HepG2", "pretrained@HepG2", "scratch_HepG2", "K562"]
-    long = interp.ranking_long({interp.Enrichment.label(k): enr.ks[k] for k in single})
-    versus = interp.d_versus(enr.ks["HepG2@union"], enr.ks["K562@union"], enr.ks["HepG2-K562"])
-    ranks = interp.driver_rank_table(enr, drivers, interp.tf_matrix_ids(hits))
+    long = tables.ranking_long({interp.Enrichment.label(k): enr.ks[k] for k in single})
+    versus = tables.d_versus(enr.ks["HepG2@union"], enr.ks["K562@union"], enr.ks["HepG2-K562"])
+    ranks = tables.driver_rank_table(enr, drivers, tables.tf_matrix_ids(hits))
     planted = hits[hits["tf"].isin(["A", "B"])].assign(role="driver", matrix_id="MA")
-    _, per_tf = interp.recovery_tables(enr, planted, regions, {"HepG2": {"A": "MA"}, "K562": {}})
-    ecdf = interp.ecdf_frame({"m": enr.sites["HepG2"]}, ["A", "Z"])
+    _, per_tf = tables.recovery_tables(enr, planted, regions, {"HepG2": {"A": "MA"}, "K562": {}})
+    ecdf = tables.ecdf_frame({"m": enr.sites["HepG2"]}, ["A", "Z"])
     ism = interp.ism_site_table(hits, gxi["HepG2"], -gxi["HepG2"][:3] * 0.5, np.arange(3))
     agreement = attribution_agreement(ism, x="gxi_max", y="ism_importance", min_sites=3)
     figures = [
@@ -501,7 +502,7 @@ def test_every_figure_draws_from_the_chapter_tables(tmp_path) -> None:
     track = pi.plot_attribution_tracks(
         codes,
         {"a": gxi["HepG2"][0], "b": gxi["pretrained"][0]},
-        sites=interp.track_sites(enr.sites["HepG2"], 0, n=3),
+        sites=tables.track_sites(enr.sites["HepG2"], 0, n=3),
         planted=planted[planted["region"] == 0],
         title="t",
     )

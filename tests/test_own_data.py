@@ -24,6 +24,7 @@ import pyfaidx
 import pytest
 
 from chromtransfer_lib import owndata as O
+from chromtransfer_lib import predict as P
 from chromtransfer_lib.config import load_profile
 from chromtransfer_lib.regions import read_bed, read_label_file
 from chromtransfer_lib.sequence import chrom_sizes, encode_sequences, one_hot
@@ -114,7 +115,7 @@ def _bed_files(tmp: Path) -> dict[str, Path]:
 def test_bed_chunks_equal_read_bed(tmp_path, chunk_size):
     sizes = {"chr1": 100, "chr2": 50}
     for path in _bed_files(tmp_path).values():
-        got = pd.concat(O.iter_bed_chunks(path, chunk_size=chunk_size, chrom_sizes=sizes))
+        got = pd.concat(P.iter_bed_chunks(path, chunk_size=chunk_size, chrom_sizes=sizes))
         ref = read_bed(path, chrom_sizes=sizes, on_duplicate="drop")
         assert len(got) == 4  # the duplicate is kept: one output row per BED line
         pd.testing.assert_frame_equal(
@@ -131,7 +132,7 @@ def test_extract_windows_matches_brute_force(tmp_path):
     starts = [-7, 0, 13, 70, 85, -3, 2]
     chroms = ["c1"] * 5 + ["c2"] * 2  # c2 (10 bp) is shorter than a window
     win = pd.DataFrame({"chrom": chroms, "start": starts, "end": np.add(starts, 20)})
-    got = O.extract_windows(fa, win, seq_len=20, sizes=chrom_sizes(fa))
+    got = P.extract_windows(fa, win, seq_len=20, sizes=chrom_sizes(fa))
     ref = [
         "".join(seqs[c][p] if 0 <= p < len(seqs[c]) else "N" for p in range(s, s + 20))
         for c, s in zip(chroms, starts, strict=True)
@@ -191,12 +192,12 @@ def test_predict_matches_independent_reference(inputs, tmp_path):
     pd.DataFrame(rows).assign(name=[f"r{i}" for i in range(len(rows))]).to_csv(
         bed, sep="\t", header=False, index=False
     )
-    a = O.predict_regions(model, genome=inputs / "my_genome.fa", regions_bed=bed,
+    a = P.predict_regions(model, genome=inputs / "my_genome.fa", regions_bed=bed,
                           out=tmp_path / "a.tsv", chunk_size=7, batch_size=5)  # fmt: skip
-    O.predict_regions(model, genome=inputs / "my_genome.fa", regions_bed=bed,
+    P.predict_regions(model, genome=inputs / "my_genome.fa", regions_bed=bed,
                       out=tmp_path / "b.tsv")  # fmt: skip
-    got = O.read_predictions(a.out)
-    pd.testing.assert_frame_equal(got, O.read_predictions(tmp_path / "b.tsv"))  # chunking
+    got = P.read_predictions(a.out)
+    pd.testing.assert_frame_equal(got, P.read_predictions(tmp_path / "b.tsv"))  # chunking
     assert got["name"].tolist() == [f"r{i}" for i in range(len(rows))]
     fa = pyfaidx.Fasta(str(inputs / "my_genome.fa"))
     seqs = []
@@ -270,7 +271,7 @@ def test_readme_example_runs_end_to_end(session):
     assert summary["inputs"]["pretrained"]["sha256"] == _sha(d / "pretrained.keras")
     assert summary["inputs"]["model"]["sha256"] == _sha(d / "my_model" / "model.keras")
     assert summary["versions"]["tensorflow"] and summary["test_metrics"][0]["auroc"] >= 0
-    preds = O.read_predictions(d / "my_predictions.tsv")
+    preds = P.read_predictions(d / "my_predictions.tsv")
     bed = pd.read_csv(d / "my_regions.bed", sep="\t", header=None)
     assert len(preds) == N_PREDICT
     np.testing.assert_array_equal(preds[["start", "end"]].to_numpy(), bed[[1, 2]].to_numpy())
@@ -280,7 +281,7 @@ def test_readme_example_runs_end_to_end(session):
     head = [x for x in (d / "my_predictions.tsv").read_text().splitlines()[:12] if x[0] == "#"]
     assert f"sha256={_sha(d / 'my_model' / 'model.keras')}" in "\n".join(head)
     assert f"sha256={_sha(d / 'my_genome.fa')}" in "\n".join(head)
-    attr = O.load_attributions(d / "my_attributions")
+    attr = P.load_attributions(d / "my_attributions")
     assert attr.grad_x_input.shape == (100, L)
     hundredth = preds["probability"].nlargest(100).min()  # the README picked the top 100
     assert len(attr.regions) == 100 and (attr.regions["probability"] >= hundredth - 1e-5).all()
@@ -297,7 +298,8 @@ def _finetune_argv(out: str) -> list[str]:
     return [*_cli(), *argv[1:]]
 
 
-@pytest.mark.slow  # ~50 s here (two fine-tuning processes, each tracing its model)
+# ~50 s here (two fine-tuning processes, each tracing its model); kept in the default run
+# because surviving a killed job is a promise of the CLI (issue: interruptions lose nothing).
 def test_killed_finetune_resumes_to_the_same_weights(session):
     import keras
 
@@ -343,7 +345,7 @@ def test_killed_predict_leaves_no_partial_output(session):
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert list(d.glob(".killed.tsv.*.tmp")) and not (d / "killed.tsv").exists()
-    O.predict_regions(d / "my_model" / "model.keras", genome=d / "my_genome.fa",
+    P.predict_regions(d / "my_model" / "model.keras", genome=d / "my_genome.fa",
                       regions_bed=d / "few.bed", out=d / "killed.tsv")  # fmt: skip
     assert not list(d.glob(".killed.tsv.*.tmp"))  # the dead run's temporary file is gone
-    assert len(O.read_predictions(d / "killed.tsv")) == 5_000
+    assert len(P.read_predictions(d / "killed.tsv")) == 5_000
