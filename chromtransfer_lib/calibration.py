@@ -108,6 +108,8 @@ def summarise_run(metrics: Mapping[str, Any], timings: pd.DataFrame | None) -> d
             metrics, "enrichment.pretrained.K562_drivers_in_top5"
         ),
         "book_minutes": float(timings["seconds"].sum() / 60) if timings is not None else np.nan,
+        "n_train_5pct": metrics.get("bootstrap.0.05.finetune.n_train_mean", np.nan),
+        "n_train_100pct": metrics.get("bootstrap.1.finetune.n_train_mean", np.nan),
     }
     for c in CELL_LINES:
         row[f"ft_auroc_{c}"] = metrics.get(f"finetune.{c}.test.auroc", np.nan)

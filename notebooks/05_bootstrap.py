@@ -181,6 +181,8 @@ for (kind, frac), row in table.set_index(["kind", "fraction"]).iterrows():
     for m in ("f1_overall", "f1_pos", "f1_neg", "auroc"):
         metrics[f"bootstrap.{frac:g}.{kind}.{m}_mean"] = float(row[f"{m}_mean"])
         metrics[f"bootstrap.{frac:g}.{kind}.{m}_sd"] = float(row[f"{m}_sd"])
+for (kind, frac), n in all_units.groupby(["kind", "fraction"])["n_train"].mean().items():
+    metrics[f"bootstrap.{frac:g}.{kind}.n_train_mean"] = float(n)
 for kind in retention.columns:
     for frac, val in retention[kind].items():
         key = next(k for k, v in stages.KIND_LABELS.items() if v == kind)
