@@ -27,7 +27,15 @@ def copy_book_sources(dst: Path) -> Path:
         shutil.copytree(
             ROOT / name, dst / name, ignore=shutil.ignore_patterns("chapters", "*.ipynb")
         )
+    # the calibration appendix reads the grid and the recorded runs table, not the run folders
+    shutil.copytree(ROOT / "experiments", dst / "experiments", ignore=_calibration_run_folders)
     return dst
+
+
+def _calibration_run_folders(folder: str, names: list[str]) -> list[str]:
+    if Path(folder).name != "calibration":
+        return []
+    return [n for n in names if (Path(folder) / n).is_dir()]
 
 
 @pytest.fixture
