@@ -162,7 +162,11 @@ def _add_bootstrap(sub: argparse._SubParsersAction) -> None:
 def _cmd_calibrate(args: argparse.Namespace) -> int:
     import yaml
 
-    from chromtransfer_lib.calibration import calibration_table, run_calibration
+    from chromtransfer_lib.calibration import (
+        CALIBRATION_COLUMNS,
+        calibration_table,
+        run_calibration,
+    )
 
     grid = yaml.safe_load(args.grid.read_text())
     unknown = set(grid) - {"base", "out_dir", "seeds", "settings"}
@@ -181,19 +185,7 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
         out_dir=out_dir,
         base=grid.get("base", "quick"),
     )
-    cols = [
-        "setting",
-        "seed",
-        "status",
-        "pretrain_auroc",
-        "lines_won",
-        "mean_auroc_gain",
-        "ft_retention_5pct",
-        "scratch_retention_5pct",
-        "hepg2_drivers_in_top5",
-        "k562_drivers_in_top5",
-        "book_minutes",
-    ]
+    cols = ["setting", "status", *CALIBRATION_COLUMNS]
     print(runs[[c for c in cols if c in runs]].round(3).to_string(index=False))
     if args.choose:
         table = calibration_table(runs, setting=args.choose)
