@@ -62,3 +62,7 @@ for _chapter, group in figures.groupby("chapter", sort=True):
         ax.axis("off")
     fig.tight_layout()
     plt.show()
+
+# %% [markdown]
+# **Re-run this chapter:** `chromtransfer book --profile quick --chapter 09` (it reads the other
+# chapters' executed notebooks and the run's timings).

@@ -115,3 +115,8 @@ size_note = (
     else pd.DataFrame({"note": ["subset sizes were not recorded by these runs"]})
 )
 size_note
+
+# %% [markdown]
+# **Re-run this chapter:** `chromtransfer book --profile quick --chapter 10`; the calibration
+# runs themselves: `chromtransfer calibrate --grid experiments/calibration_grid.yaml`
+# (each setting × seed is a full book run).
