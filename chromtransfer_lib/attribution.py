@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm.auto import tqdm
 
-from .sequence import N_CODE
+from .sequence import N_CODE, one_hot_tensor
 
 logger = logging.getLogger(__name__)
 
@@ -79,7 +79,7 @@ def _predict_fn(model, output_index: int) -> Callable:
 
     @tf.function(reduce_retracing=True)
     def predict(codes):
-        x = tf.one_hot(tf.cast(codes, tf.int32), depth=4, dtype=tf.float32)
+        x = one_hot_tensor(codes)
         return model(x, training=False)[:, output_index]
 
     return predict
@@ -143,7 +143,7 @@ def grad_x_input(
 
     @tf.function(reduce_retracing=True)
     def step(block):
-        x = tf.one_hot(tf.cast(block, tf.int32), depth=4, dtype=tf.float32)
+        x = one_hot_tensor(block)
         with tf.GradientTape() as tape:
             tape.watch(x)
             # samples are independent in inference mode, so d(sum)/dx_i = d y_i / d x_i
@@ -204,7 +204,7 @@ def in_silico_mutagenesis(
         pos = (flat // 3) % length
         ref = tf.gather_nd(codes_t, tf.stack([seq, pos], axis=1))
         alt = (tf.cast(ref, tf.int64) % 4 + flat % 3 + 1) % 4
-        x = tf.one_hot(tf.cast(tf.gather(codes_t, seq), tf.int32), depth=4, dtype=tf.float32)
+        x = one_hot_tensor(tf.gather(codes_t, seq))
         at = tf.one_hot(pos, depth=length, dtype=tf.float32)[:, :, None]
         x = x * (1.0 - at) + at * tf.one_hot(alt, depth=4, dtype=tf.float32)[:, None, :]
         return model(x, training=False)[:, output_index]
