@@ -9,7 +9,8 @@ Tables are assembled from whatever units have finished (:func:`collect_units`).
 Bootstrap subsets (paper: HepG2 training data subsampled to 1–75 %, 10 repetitions): each
 subset is drawn without replacement, stratified by class (the class ratio is kept, at least one
 sequence per class), from the training rows and — because the paper subsampled all of the
-non-test data — from the validation rows too (``subsample_validation``). A unit's subset and
+non-test data — from the validation rows too (``subsample_validation``; profiles may keep the
+whole validation fold instead, because early stopping on a few dozen sequences is noise). A unit's subset and
 seed depend only on ``(random_state, fraction, repetition)``, so the ChromTransfer and the
 from-scratch runs of a cell see the same sequences.
 """
@@ -72,14 +73,25 @@ def unit_seed(random_state: int, fraction: float, repetition: int) -> int:
 
 
 def grid_units(
-    kinds: Sequence[str], fractions: Sequence[float], repetitions: int, *, random_state: int
+    kinds: Sequence[str],
+    fractions: Sequence[float],
+    repetitions: int,
+    *,
+    random_state: int,
+    kind_fractions: Mapping[str, Sequence[float]] | None = None,
 ) -> list[Unit]:
-    """All units in the fixed grid order (fraction, repetition, kind)."""
+    """All units in the fixed grid order (fraction, repetition, kind).
+
+    ``kind_fractions`` limits a kind to some of the fractions (e.g. the from-scratch baseline
+    only at 5 %); kinds not named there run at every fraction.
+    """
+    limits = {k: {float(f) for f in v} for k, v in (kind_fractions or {}).items()}
     return [
         Unit(kind, float(f), r, unit_seed(random_state, f, r))
         for f in fractions
         for r in range(repetitions)
         for kind in kinds
+        if kind not in limits or float(f) in limits[kind]
     ]
 
 
@@ -139,23 +151,23 @@ def _score(
     return metrics, p_test
 
 
-def scale_recipe(recipe: Recipe, *, n_train: int, min_steps: int) -> Recipe:
-    """Stretch a recipe's epoch limit and patience so a small subset gets ``min_steps`` steps.
+def epoch_repeats(n_train: int, recipe: Recipe, *, min_steps: int) -> int:
+    """How many times a subset of ``n_train`` rows is repeated within one epoch.
 
     With a fixed epoch limit, a 5 % subset gets 20× fewer optimiser steps than the full data —
     too few to learn anything at a fine-tuning learning rate, whereas the paper stopped each
-    bootstrap run by patience alone. When ``max_epochs`` epochs of ``n_train`` rows give fewer
-    than ``min_steps`` steps, both ``max_epochs`` and ``patience`` are multiplied by the same
-    factor (so patience covers the same number of steps); otherwise the recipe is unchanged.
+    bootstrap run by patience alone. A small subset is therefore repeated (reshuffled) within
+    an epoch until ``max_epochs`` epochs hold at least ``min_steps`` steps. Patience and the
+    epoch limit stay as the recipe says, and the model is validated once per (longer) epoch —
+    stretching the epoch count instead would validate hundreds of times on a 1 % subset.
+    Returns 1 when the recipe already gives enough steps or ``min_steps`` is 0.
     """
-    steps_per_epoch = max(1, -(-n_train // recipe.batch_size))
-    if min_steps <= 0 or recipe.max_epochs * steps_per_epoch >= min_steps:
-        return recipe
-    factor = min_steps / (recipe.max_epochs * steps_per_epoch)
-    return recipe._replace(
-        max_epochs=int(np.ceil(recipe.max_epochs * factor)),
-        patience=int(np.ceil(recipe.patience * factor)),
-    )
+    if n_train < 1:
+        raise ValueError(f"a bootstrap subset needs at least one row, got {n_train}")
+    if min_steps <= 0:
+        return 1
+    steps_per_epoch = -(-min_steps // recipe.max_epochs)
+    return max(1, -(-(steps_per_epoch * recipe.batch_size) // n_train))
 
 
 def run_bootstrap(
@@ -174,6 +186,7 @@ def run_bootstrap(
     shard: tuple[int, int] = (0, 1),
     subsample_validation: bool = True,
     min_steps: int = 0,
+    kind_fractions: Mapping[str, Sequence[float]] | None = None,
     predict_batch_size: int = 512,
     progress: bool = True,
 ) -> pd.DataFrame:
@@ -198,8 +211,13 @@ def run_bootstrap(
     shard
         ``(i, n)``: run only units ``i, i+n, …`` of the grid order.
     min_steps
-        Train every unit for at least this many optimiser steps (see :func:`scale_recipe`);
+        Train every unit for at least this many optimiser steps (see :func:`epoch_repeats`);
         0 keeps the recipe as it is.
+    kind_fractions
+        Limit kinds to some fractions (see :func:`grid_units`).
+    subsample_validation
+        Subsample the validation rows like the training rows (the paper's reading), or
+        validate every unit on the whole validation fold.
 
     Returns
     -------
@@ -211,7 +229,14 @@ def run_bootstrap(
     if missing:
         raise ValueError(f"no training recipe for kind(s) {missing}")
     units = shard_units(
-        grid_units(list(builders), fractions, repetitions, random_state=random_state), shard
+        grid_units(
+            list(builders),
+            fractions,
+            repetitions,
+            random_state=random_state,
+            kind_fractions=kind_fractions,
+        ),
+        shard,
     )
     iterator = units
     if progress:
@@ -235,10 +260,11 @@ def run_bootstrap(
             if subsample_validation
             else np.asarray(val_indices)
         )
-        recipe = scale_recipe(recipes[unit.kind], n_train=int(tr.size), min_steps=min_steps)
+        recipe = recipes[unit.kind]
+        repeats = epoch_repeats(int(tr.size), recipe, min_steps=min_steps)
         run = train_model(
             builders[unit.kind](unit.random_state),
-            train=(codes, labels, tr),
+            train=(codes, labels, np.tile(tr, repeats)),
             val=(codes, labels, va),
             out_dir=folder,
             random_state=unit.random_state,
@@ -247,6 +273,7 @@ def run_bootstrap(
                 "kind": unit.kind,
                 "fraction": unit.fraction,
                 "repetition": unit.repetition,
+                "epoch_repeats": repeats,
             },
             **recipe._asdict(),
         )
@@ -258,6 +285,7 @@ def run_bootstrap(
             "repetition": unit.repetition,
             "n_train": int(tr.size),
             "n_val": int(va.size),
+            "epoch_repeats": repeats,
             **metrics,
         }
         _write_json(done, row)

@@ -99,18 +99,16 @@ def summarise_run(metrics: Mapping[str, Any], timings: pd.DataFrame | None) -> d
         "mean_auroc_gain": float(np.mean(gain)) if np.isfinite(gain).all() else np.nan,
         "ft_retention_5pct": metrics.get("bootstrap.0.05.finetune.auroc_retention", np.nan),
         "scratch_retention_5pct": metrics.get("bootstrap.0.05.scratch.auroc_retention", np.nan),
-        "hepg2_drivers_in_top5": _drivers_in_top5(metrics, "enrichment.HepG2.drivers_in_top5"),
-        "k562_drivers_in_top5": _drivers_in_top5(metrics, "enrichment.K562.drivers_in_top5"),
-        "hepg2_drivers_in_top5_pretrained": _drivers_in_top5(
-            metrics, "enrichment.pretrained.HepG2_drivers_in_top5"
-        ),
-        "k562_drivers_in_top5_pretrained": _drivers_in_top5(
-            metrics, "enrichment.pretrained.K562_drivers_in_top5"
-        ),
         "book_minutes": float(timings["seconds"].sum() / 60) if timings is not None else np.nan,
         "n_train_5pct": metrics.get("bootstrap.0.05.finetune.n_train_mean", np.nan),
         "n_train_100pct": metrics.get("bootstrap.1.finetune.n_train_mean", np.nan),
     }
+    # Criterion 4 counts drivers by look-alike cluster (chapter 7); per matrix for the record.
+    for line in ("HepG2", "K562"):
+        for model, prefix, suffix in ((line, "", ""), ("pretrained", f"{line}_", "_pretrained")):
+            key = f"enrichment.{model}.{prefix}drivers_in_top5"
+            row[f"{line.lower()}_drivers_in_top5{suffix}"] = _drivers_in_top5(metrics, f"{key}_clusters")
+            row[f"{line.lower()}_drivers_in_top5{suffix}_matrices"] = _drivers_in_top5(metrics, key)
     for c in CELL_LINES:
         row[f"ft_auroc_{c}"] = metrics.get(f"finetune.{c}.test.auroc", np.nan)
         row[f"scratch_auroc_{c}"] = metrics.get(f"scratch.{c}.test.auroc", np.nan)

@@ -150,10 +150,15 @@ class BootstrapConfig:
     cell_line: str
     fractions: tuple[float, ...]
     repetitions: int
-    include_scratch: bool
+    scratch_fractions: tuple[float, ...]
+    """Fractions at which the from-scratch baseline is trained too (the paper: none); each
+    must be one of ``fractions``."""
     min_steps: int
-    """Each unit trains for at least this many optimiser steps (epochs and patience are
-    scaled up for small subsets); 0 keeps the recipe as it is."""
+    """Each unit trains for at least this many optimiser steps: a small subset is repeated
+    within an epoch until ``max_epochs`` epochs hold ``min_steps`` steps; 0 keeps the recipe."""
+    subsample_validation: bool
+    """Subsample the validation fold with the training rows (the paper subsampled all of its
+    non-test data), or keep the whole validation fold for early stopping."""
 
 
 @dataclass(frozen=True)
@@ -175,6 +180,9 @@ class Profile:
     name: str
     description: str
     seed: int
+    workers: int
+    """Processes that train independent models side by side (one CPU thread each); 0 = one
+    per CPU core, or 1 when a GPU is visible; 1 trains everything in the calling process."""
     simulation: SimulationConfig
     data: DataConfig
     model: ModelConfig
@@ -324,3 +332,11 @@ def validate_profile(profile: Profile, path: Path | str = "<profile>") -> None:
         raise ConfigError(f"{path}: simulation.drivers lacks cell line(s) {missing}")
     if any(not 0 < f <= 1 for f in profile.bootstrap.fractions):
         raise ConfigError(f"{path}: bootstrap.fractions must lie in (0, 1]")
+    stray = sorted(set(profile.bootstrap.scratch_fractions) - set(profile.bootstrap.fractions))
+    if stray:
+        raise ConfigError(
+            f"{path}: bootstrap.scratch_fractions {stray} are not among bootstrap.fractions "
+            f"{list(profile.bootstrap.fractions)}"
+        )
+    if profile.workers < 0:
+        raise ConfigError(f"{path}: workers must be 0 (one per CPU core) or a positive count")

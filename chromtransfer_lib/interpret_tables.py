@@ -117,9 +117,24 @@ def driver_ranks(
     return pd.DataFrame(rows)
 
 
-def drivers_in_top(ranks: pd.DataFrame, *, n: int = 5) -> int:
-    """Drivers among the ``n`` best significant TFs with D > 0 (from :func:`driver_ranks`)."""
-    return int((ranks["top_rank"] <= n).sum())
+def drivers_in_top(ranks: pd.DataFrame, *, n: int = 5, column: str = "top_rank") -> int:
+    """Drivers among the ``n`` best significant TFs with D > 0 (from :func:`driver_ranks`);
+    ``column="cluster_rank"`` counts drivers whose look-alike cluster is among the ``n`` best."""
+    return int((ranks[column] <= n).sum())
+
+
+def _with_cluster_ranks(ranks: pd.DataFrame, ks: pd.DataFrame, clusters: pd.Series) -> pd.DataFrame:
+    from .motif_clusters import cluster_ranking
+
+    table = cluster_ranking(ks, clusters)
+    rank_of = dict(zip(table["cluster"], table["rank"], strict=True))
+    lead_of = dict(zip(table["cluster"], table["lead"], strict=True))
+    sig = ranks["significant"].astype(bool) & (ranks["D_signed"] > 0)
+    cl = [clusters.get(t) if ok else None for t, ok in zip(ranks["tf"], sig, strict=True)]
+    return ranks.assign(
+        cluster_rank=[rank_of.get(c, np.nan) if c is not None else np.nan for c in cl],
+        cluster_lead=[lead_of.get(c) if c is not None else None for c in cl],
+    )
 
 
 def tf_matrix_ids(hits: pd.DataFrame) -> dict[str, set[str]]:
@@ -328,11 +343,19 @@ def analysis_role(key: str, line: str) -> str:
 
 
 def driver_rank_table(
-    enr: Enrichment, drivers: Mapping[str, Mapping[str, str | None]], tf_ids: Mapping[str, set]
+    enr: Enrichment,
+    drivers: Mapping[str, Mapping[str, str | None]],
+    tf_ids: Mapping[str, set],
+    *,
+    clusters: pd.Series | None = None,
 ) -> pd.DataFrame:
     """Rank of every planted driver of each line in the analyses of :data:`DRIVER_ANALYSES`.
 
-    ``drivers`` maps a line to driver name → matrix ID (:func:`line_drivers`).
+    ``drivers`` maps a line to driver name → matrix ID (:func:`line_drivers`). With
+    ``clusters`` (TF → look-alike cluster, :func:`.motif_clusters.tf_clusters`), two more
+    columns: ``cluster_rank``, the rank of the driver's cluster among the clusters with a
+    significant, positive member (NaN unless the driver itself is significant with D > 0), and
+    ``cluster_lead``, that cluster's best member.
     """
     parts = []
     for line, keys in DRIVER_ANALYSES.items():
@@ -340,6 +363,8 @@ def driver_rank_table(
             r = driver_ranks(
                 enr.ks[key], list(drivers[line]), driver_ids=drivers[line], tf_ids=tf_ids
             )
+            if clusters is not None:
+                r = _with_cluster_ranks(r, enr.ks[key], clusters)
             parts.append(
                 r.assign(
                     line=line,
@@ -470,7 +495,8 @@ def enrichment_metrics(
     Keys: ``enrichment.<model>.top_tfs`` (significant TFs by descending signed D),
     ``enrichment.<model>.driver_ranks`` / ``drivers_in_top5`` for a model's own line, and
     ``enrichment.<model>.<line>_driver_ranks`` / ``<line>_drivers_in_top5`` otherwise (the
-    pre-trained model on each line's regions, the other line's model as a control).
+    pre-trained model on each line's regions, the other line's model as a control); with
+    cluster ranks in ``ranks``, the same counts over look-alike clusters (``…_top5_clusters``).
     """
     out: dict[str, object] = {
         "enrichment.scan.n_matrices": scan.n_matrices,
@@ -492,6 +518,10 @@ def enrichment_metrics(
             d: (None if pd.isna(r) else int(r)) for d, r in zip(g["driver"], g["rank"], strict=True)
         }
         out[f"enrichment.{model}.{prefix}drivers_in_top{n}"] = drivers_in_top(g, n=n)
+        if "cluster_rank" in g:
+            out[f"enrichment.{model}.{prefix}drivers_in_top{n}_clusters"] = drivers_in_top(
+                g, n=n, column="cluster_rank"
+            )
     for r in [] if recovery is None else recovery.to_dict("records"):
         key = f"enrichment.recovery.{r['line']}.{r['analysis']}"
         out[f"{key}.frac_scanned"] = r["share scanned"]
@@ -577,3 +607,47 @@ def ranking_sentences(
         )
         out[f"comparison_{line}"] = comparison_sentence(ranks, line=line)
     return out
+
+
+# --- look-alike clusters -----------------------------------------------------------------------
+
+
+def cluster_tables(
+    enr: Enrichment, clusters: pd.Series, keys: Sequence[str], *, n: int = 5, members: int = 4
+) -> pd.DataFrame:
+    """The ``n`` best look-alike clusters of each analysis, side by side (rows: rank; columns:
+    model; cells: the lead TF with up to ``members`` further significant members)."""
+    from .motif_clusters import cluster_ranking
+
+    cols = {}
+    for key in keys:
+        table = cluster_ranking(enr.ks[key], clusters).head(n)
+        cells = []
+        for names in table["members"]:
+            parts = names.split(", ")
+            more = f" +{len(parts) - members - 1}" if len(parts) > members + 1 else ""
+            rest = f" ({', '.join(parts[1 : members + 1])}{more})" if len(parts) > 1 else ""
+            cells.append(parts[0] + rest)
+        cols[Enrichment.label(key)] = cells + [""] * (n - len(cells))
+    return pd.DataFrame(cols, index=pd.RangeIndex(1, n + 1, name="cluster rank"))
+
+
+def cluster_sentence(ranks: pd.DataFrame, *, lines: Sequence[str] = ("HepG2", "K562"), n: int = 5) -> str:
+    """How many planted drivers sit in the top-``n`` clusters, fine-tuned vs pre-trained."""
+    if "cluster_rank" not in ranks:
+        return ""
+    parts = []
+    for line in lines:
+        own = ranks[(ranks["line"] == line) & (ranks["analysis"] == line)]
+        pre = ranks[(ranks["line"] == line) & (ranks["analysis"] == f"pretrained@{line}")]
+        if own.empty:
+            continue
+        parts.append(
+            f"{drivers_in_top(own, n=n, column='cluster_rank')} of {line}'s {len(own)} planted "
+            f"drivers are in the {line} model's top {n} clusters "
+            f"({drivers_in_top(own, n=n)} counted matrix by matrix), against "
+            f"{drivers_in_top(pre, n=n, column='cluster_rank')} for the pre-trained model"
+        )
+    if not parts:
+        return ""
+    return "Counted this way, " + "; ".join(parts) + "."

@@ -425,7 +425,7 @@ def ensure_bootstrap(
 
     prof = ctx.profile
     bc = prof.bootstrap
-    kinds = ("finetune", "scratch") if bc.include_scratch else ("finetune",)
+    kinds, limits = _bootstrap_kinds(bc)
     ds = datasets.finetune[bc.cell_line]
     part = ds.partition(prof.finetune.folds[0])
     return run_bootstrap(
@@ -442,11 +442,77 @@ def ensure_bootstrap(
         random_state=prof.seed,
         shard=shard,
         min_steps=bc.min_steps,
+        subsample_validation=bc.subsample_validation,
+        kind_fractions=limits,
         progress=ctx.progress,
     )
+
+
+def pending_jobs(ctx: RunContext, *, line_models: bool = True, bootstrap: bool = False) -> list:
+    """Training jobs whose runs are not finished yet, largest first.
+
+    ``line_models``: the six lines' ChromTransfer and binary baseline models and the multiclass
+    baseline (chapter 3's models); ``bootstrap``: every unit of the Table 1 grid, one job each.
+    """
+    from chromtransfer_lib.bootstrap import grid_units
+    from chromtransfer_lib.parallel import Job
+
+    prof, jobs = ctx.profile, []
+    if line_models:
+        k = prof.multiclass.folds[0]
+        multi = _model_dir(ctx, "multiclass", "multiclass") / f"fold_{k}"
+        if not ((multi / "metrics.json").is_file() and (multi / "model.keras").is_file()):
+            jobs.append(Job("multiclass"))
+        for kind in MODEL_KINDS:
+            for line in CELL_LINES:
+                root = _model_dir(ctx, f"{kind}-{line}", "pretrain", kind)
+                folds = getattr(prof, kind).folds
+                if not all((root / f"fold_{f}" / "test_metrics.json").is_file() for f in folds):
+                    jobs.append(Job("line", (("line", line), ("kind", kind))))
+    if bootstrap:
+        bc = prof.bootstrap
+        kinds, limits = _bootstrap_kinds(bc)
+        units = grid_units(
+            kinds, bc.fractions, bc.repetitions, random_state=prof.seed, kind_fractions=limits
+        )
+        root = bootstrap_dir(ctx)
+        order = sorted(range(len(units)), key=lambda i: -units[i].fraction)  # big subsets first
+        for i in order:
+            if not (units[i].folder(root) / "test_metrics.json").is_file():
+                jobs.append(Job("bootstrap", (("shard", (i, len(units))),)))
+    return jobs
+
+
+def train_in_parallel(
+    ctx: RunContext, datasets: Datasets, *, line_models: bool = True, bootstrap: bool = False
+) -> list:
+    """Train the pending jobs of :func:`pending_jobs` on the profile's worker processes.
+
+    Pre-training (which every job starts from) runs first, here. Afterwards the chapter's
+    ``ensure_*`` calls find every run finished and only load them. Returns ``(job, seconds)``
+    per job trained (empty when everything was done already).
+    """
+    from chromtransfer_lib.parallel import resolve_workers, run_jobs
+
+    ensure_pretrained(ctx, datasets)
+    jobs = pending_jobs(ctx, line_models=line_models, bootstrap=bootstrap)
+    if not jobs:
+        return []
+    workers = resolve_workers(ctx.profile.workers, len(jobs))
+    done = run_jobs(ctx, jobs, workers=workers)
+    total = sum(sec for _, sec in done)
+    print(f"trained {len(done)} job(s) on {workers} process(es): {total / 60:.1f} process-minutes")
+    return done
+
+
+def _bootstrap_kinds(bc: object) -> tuple[tuple[str, ...], dict[str, tuple[float, ...]]]:
+    """The grid's model kinds, and the fractions the from-scratch baseline is limited to."""
+    if not bc.scratch_fractions:
+        return ("finetune",), {}
+    return ("finetune", "scratch"), {"scratch": tuple(bc.scratch_fractions)}
 
 
 def bootstrap_dir(ctx: RunContext) -> Path:
     """Where the Table 1 grid's units live (for :func:`bootstrap.collect_units`)."""
     line = ctx.profile.bootstrap.cell_line
-    return _model_dir(ctx, f"bootstrap-{line}", "pretrain", "finetune", "scratch")
+    return _model_dir(ctx, f"bootstrap-{line}", "pretrain", "finetune", "scratch", "bootstrap")

@@ -50,6 +50,7 @@ ctx = stages.start_chapter(profile, run_dir)
 prof = ctx.profile
 datasets = stages.ensure_datasets(ctx, stages.ensure_world(ctx))
 pre = stages.ensure_pretrained(ctx, datasets)
+trained = stages.train_in_parallel(ctx, datasets)  # side by side; the calls below load the runs
 
 # %% [markdown]
 # ## Training the twelve binary models

@@ -38,7 +38,7 @@ import pandas as pd
 import plotnine as p9
 from myst_nb import glue
 
-from chromtransfer_lib import plots, results, stages
+from chromtransfer_lib import plots, report, results, stages
 from chromtransfer_lib.bootstrap import bootstrap_table, collect_units
 
 ctx = stages.start_chapter(profile, run_dir)
@@ -46,6 +46,7 @@ prof = ctx.profile
 line = prof.bootstrap.cell_line
 datasets = stages.ensure_datasets(ctx, stages.ensure_world(ctx))
 pre = stages.ensure_pretrained(ctx, datasets)
+trained = stages.train_in_parallel(ctx, datasets, bootstrap=True)  # the grid's units side by side
 full = {
     kind: stages.ensure_line_model(ctx, datasets, pre, line=line, kind=kind)
     for kind in stages.MODEL_KINDS
@@ -62,13 +63,38 @@ glue("n_units", len(units), display=False)
 glue("fractions", ", ".join(f"{f:.0%}" for f in prof.bootstrap.fractions), display=False)
 glue("reps", prof.bootstrap.repetitions, display=False)
 glue("line", line, display=False)
+sf = prof.bootstrap.scratch_fractions
+glue(
+    "scratch_note",
+    f"the binary baseline at {', '.join(f'{f:.0%}' for f in sf)} on the same subsets"
+    if sf else "no binary baseline (this profile trains ChromTransfer only, like the paper)",
+    display=False,
+)
+glue(
+    "val_note",
+    "Each unit's validation set is subsampled with its training set, as the paper subsampled "
+    "all of its non-test data."
+    if prof.bootstrap.subsample_validation
+    else "Every unit validates on the whole validation fold: a 5 % validation subset of this "
+    "world would be a few dozen sequences, and early stopping on it is noise.",
+    display=False,
+)
+glue(
+    "steps_note",
+    f"Small subsets are repeated within an epoch so that every unit gets at least "
+    f"{prof.bootstrap.min_steps} optimiser steps."
+    if prof.bootstrap.min_steps
+    else "",
+    display=False,
+)
 units.groupby(["model", "fraction"])["n_train"].agg(["count", "mean"]).rename(
     columns={"count": "repetitions", "mean": "training sequences"}
 )
 
 # %% [markdown]
-# {glue:text}`n_units` units: fractions {glue:text}`fractions` of the {glue:text}`line`
-# training data × {glue:text}`reps` repetitions per model.
+# {glue:text}`n_units` units: ChromTransfer at fractions {glue:text}`fractions` of the
+# {glue:text}`line` training data, and {glue:text}`scratch_note`, × {glue:text}`reps`
+# repetitions. {glue:text}`val_note` {glue:text}`steps_note`
 
 # %% [markdown]
 # ## Table 1
@@ -173,7 +199,12 @@ summary["std"] = summary["std"].fillna(0.0)
 # %%
 auroc_mean = all_units.pivot_table(index="fraction", columns="kind", values="auroc", aggfunc="mean")
 retention = ((auroc_mean - 0.5) / (auroc_mean.loc[1.0] - 0.5)).rename(columns=stages.KIND_LABELS)
+n_train = all_units.groupby("fraction")["n_train"].mean()
+glue("retention_sentence", report.retention_sentence(retention, n_train, paper_n=paper_table1), display=False)
 retention.round(3)
+
+# %% [markdown]
+# {glue:text}`retention_sentence`
 
 # %%
 metrics = {}
@@ -186,7 +217,8 @@ for (kind, frac), n in all_units.groupby(["kind", "fraction"])["n_train"].mean()
 for kind in retention.columns:
     for frac, val in retention[kind].items():
         key = next(k for k, v in stages.KIND_LABELS.items() if v == kind)
-        metrics[f"bootstrap.{frac:g}.{key}.auroc_retention"] = float(val)
+        if np.isfinite(val):  # the baseline runs only at some fractions
+            metrics[f"bootstrap.{frac:g}.{key}.auroc_retention"] = float(val)
 results.save_metrics(ctx.run_dir, "05_bootstrap", metrics)
 
 # %% [markdown]

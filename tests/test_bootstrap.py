@@ -143,17 +143,47 @@ def test_cross_validation_folds_and_ensemble(world, tmp_path):
         )
 
 
-def test_scale_recipe_gives_small_subsets_enough_steps() -> None:
-    from chromtransfer_lib.bootstrap import Recipe, scale_recipe
+def test_epoch_repeats_give_small_subsets_enough_steps() -> None:
+    from chromtransfer_lib.bootstrap import Recipe, epoch_repeats
 
     base = Recipe(learning_rate=1e-3, batch_size=64, max_epochs=10, patience=3)
-    # 6,400 rows: 100 steps/epoch, 1,000 steps in all: unchanged
-    assert scale_recipe(base, n_train=6400, min_steps=300) == base
-    # 128 rows: 2 steps/epoch → 20 steps; 300 steps need 15× the epochs and the patience
-    small = scale_recipe(base, n_train=128, min_steps=300)
-    assert (small.max_epochs, small.patience) == (150, 45)
-    assert small.max_epochs * 2 >= 300
-    assert (small.learning_rate, small.batch_size) == (1e-3, 64)
-    # a partial last batch counts as a step; min_steps=0 disables scaling
-    assert scale_recipe(base, n_train=65, min_steps=300).max_epochs == 150
-    assert scale_recipe(base, n_train=1, min_steps=0) == base
+    # 6,400 rows: 100 steps/epoch, 1,000 steps in all: no repetition
+    assert epoch_repeats(6400, base, min_steps=300) == 1
+    # 300 steps over 10 epochs need 30 steps (1,920 rows) per epoch: 128 rows 15 times
+    assert epoch_repeats(128, base, min_steps=300) == 15
+    # 18 rows: ceil(1920 / 18) = 107 repeats → 1,926 rows, 31 steps per epoch
+    r = epoch_repeats(18, base, min_steps=300)
+    assert r == 107 and 10 * -(-(r * 18) // 64) >= 300
+    # min_steps=0 disables it; an empty subset is an error
+    assert epoch_repeats(1, base, min_steps=0) == 1
+    with pytest.raises(ValueError, match="at least one row"):
+        epoch_repeats(0, base, min_steps=300)
+
+
+def test_small_units_repeat_their_subset_and_can_keep_the_whole_validation_fold(world, tmp_path):
+    codes, y, folds, _ = world
+    val = np.flatnonzero(folds == 0)
+    recipe = B.Recipe(learning_rate=1e-3, batch_size=16, max_epochs=2, patience=2)
+    rows = B.run_bootstrap(
+        {"scratch": lambda s: M.build_binary_baseline(head_units=(8, 4), random_state=s, **TINY)},
+        {"scratch": recipe},
+        codes=codes,
+        labels=y,
+        train_indices=np.flatnonzero(folds > 0),
+        val_indices=val,
+        test_indices=np.flatnonzero(folds == -1),
+        fractions=[0.1],
+        repetitions=1,
+        out_dir=tmp_path,
+        random_state=3,
+        min_steps=10,
+        subsample_validation=False,
+        progress=False,
+    )
+    # 12 rows; 10 steps over 2 epochs need 5 batches of 16 (80 rows) per epoch: 7 repeats
+    assert rows.loc[0, "n_train"] == 12 and rows.loc[0, "epoch_repeats"] == 7
+    assert rows.loc[0, "n_val"] == val.size  # the whole validation fold
+    unit = tmp_path / "scratch" / "frac_0.1" / "rep_00"
+    assert json.loads((unit / "config.json").read_text())["extra"]["epoch_repeats"] == 7
+    fit = json.loads((unit / "metrics.json").read_text())
+    assert fit["epochs_run"] == 2  # validated twice, not once per pass over the 12 rows

@@ -43,10 +43,12 @@ def test_row_and_criteria() -> None:
     m.update({
         "bootstrap.0.05.finetune.auroc_retention": 0.85,
         "bootstrap.0.05.scratch.auroc_retention": 0.40,
-        "enrichment.HepG2.drivers_in_top5": 3,
-        "enrichment.K562.drivers_in_top5": 2,
-        "enrichment.pretrained.HepG2_drivers_in_top5": 0,
-        "enrichment.pretrained.K562_drivers_in_top5": 1,
+        "enrichment.HepG2.drivers_in_top5_clusters": 3,
+        "enrichment.K562.drivers_in_top5_clusters": 2,
+        "enrichment.pretrained.HepG2_drivers_in_top5_clusters": 0,
+        "enrichment.pretrained.K562_drivers_in_top5_clusters": 1,
+        "enrichment.HepG2.drivers_in_top5": 1,  # per matrix: recorded, not the criterion
+        "enrichment.K562.drivers_in_top5": 0,
     })  # fmt: skip
     import pandas as pd
 
@@ -54,6 +56,9 @@ def test_row_and_criteria() -> None:
     assert row["lines_won"] == 5
     assert row["mean_auroc_gain"] == pytest.approx((5 * 0.15 - 0.05) / 6)
     assert row["book_minutes"] == pytest.approx(10.0)
+    assert (row["hepg2_drivers_in_top5"], row["hepg2_drivers_in_top5_matrices"]) == (3, 1)
+    assert row["k562_drivers_in_top5_matrices"] == 0
+    assert np.isnan(row["k562_drivers_in_top5_pretrained_matrices"])
     ok = calibration.criteria(row)
     assert all(ok.values()), ok
     row["k562_drivers_in_top5_pretrained"] = 2

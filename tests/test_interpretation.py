@@ -339,9 +339,20 @@ def test_run_enrichment_finds_each_models_planted_tf_and_reports_metrics() -> No
     np.testing.assert_allclose(enr.sites["HepG2"]["site_score"].to_numpy(), expected)
 
     drivers = {"HepG2": {"a": "MA", "HNF4A": None}, "K562": {"b": None}}
-    ranks = tables.driver_rank_table(enr, drivers, tables.tf_matrix_ids(hits))
+    tested = sorted(set().union(*(set(ks["tf"]) for ks in enr.ks.values())))
+    clusters = pd.Series(np.arange(1, len(tested) + 1), index=tested)
+    clusters["B"] = clusters["A"]  # pretend A and B are look-alikes
+    ranks = tables.driver_rank_table(enr, drivers, tables.tf_matrix_ids(hits), clusters=clusters)
     scan = interp.Scan(hits, pd.DataFrame({"width": [6]}), 10)
     metrics = tables.enrichment_metrics(enr, ranks, scan)
+    own = ranks[ranks["analysis"] == "HepG2"].set_index("driver")
+    assert own.loc["a", "cluster_rank"] == 1 and own.loc["a", "cluster_lead"] == "A"
+    assert np.isnan(own.loc["HNF4A", "cluster_rank"])  # not tested: no cluster rank
+    assert metrics["enrichment.HepG2.drivers_in_top5_clusters"] == 1
+    assert metrics["enrichment.pretrained.HepG2_drivers_in_top5_clusters"] == 0
+    assert "1 of HepG2's 2 planted drivers" in tables.cluster_sentence(ranks)
+    view = tables.cluster_tables(enr, clusters, ["HepG2", "K562"], n=3)
+    assert view.shape == (3, 2) and view.iloc[0, 0].startswith("A")
     assert metrics["enrichment.HepG2.top_tfs"][0] == "A"
     assert metrics["enrichment.K562.top_tfs"][0] == "B"
     assert metrics["enrichment.HepG2.driver_ranks"] == {"a": 1, "HNF4A": None}
