@@ -159,6 +159,52 @@ def _hide_injected_parameters(path: Path) -> None:
     nbformat.write(nb, path)
 
 
+#: Environment variable naming the book's public repository (overrides the clone's origin).
+REPO_URL_ENV = "CHROMTRANSFER_REPO_URL"
+
+
+def repository_url(root: Path) -> str | None:
+    """The public repository the book links to: ``$CHROMTRANSFER_REPO_URL``, else the clone's
+    ``origin`` remote when it is on GitHub (SSH or HTTPS form), else ``None``."""
+    url = os.environ.get(REPO_URL_ENV, "").strip()
+    if not url:
+        proc = subprocess.run(
+            ["git", "-C", str(root), "remote", "get-url", "origin"],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        url = proc.stdout.strip() if proc.returncode == 0 else ""
+    m = re.match(r"^(?:https://github\.com/|git@github\.com:|ssh://git@github\.com/)"
+                 r"([\w.-]+)/([\w.-]+?)(?:\.git)?/?$", url)  # fmt: skip
+    return f"https://github.com/{m.group(1)}/{m.group(2)}" if m else None
+
+
+def book_config(root: Path) -> Path:
+    """The configuration to build with: ``_config.yml`` itself, or — when the book knows its
+    public repository (:func:`repository_url`) — a copy in ``_build`` that adds the repository
+    and issues buttons and Binder/Colab launch buttons for the executed chapters."""
+    import yaml
+
+    base = root / "_config.yml"
+    url = repository_url(root)
+    if url is None:
+        return base
+    config = yaml.safe_load(base.read_text())
+    config["repository"] = {"url": url, "branch": "main", "path_to_book": "."}
+    config.setdefault("html", {}).update(use_repository_button=True, use_issues_button=True)
+    ext = config.get("sphinx", {}).get("local_extensions") or {}
+    for name, path in ext.items():  # resolved against the config file's folder: make absolute
+        ext[name] = str((root / path).resolve())
+    config["launch_buttons"] = {
+        "notebook_interface": "jupyterlab",
+        "binderhub_url": "https://mybinder.org",
+        "colab_url": "https://colab.research.google.com",
+    }
+    out = root / "_build" / "_config.with-repository.yml"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
+    return out
+
+
 def build_html(root: Path) -> Path:
     """Render the book with Jupyter Book 1.x; return ``_build/html/index.html``."""
     index = root / "_build" / "html" / "index.html"
@@ -169,7 +215,8 @@ def build_html(root: Path) -> Path:
         if found is None:
             raise BookError("jupyter-book is not installed: pip install -e . (jupyter-book>=1,<2)")
         exe = Path(found)
-    cmd = [str(exe), "build", str(root), "--path-output", str(root)]
+    config = book_config(root)
+    cmd = [str(exe), "build", str(root), "--path-output", str(root), "--config", str(config)]
     log.info("building HTML: %s", " ".join(cmd))
     proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True, check=False)
     if proc.returncode != 0:

@@ -10,9 +10,9 @@ Bootstrap subsets (paper: HepG2 training data subsampled to 1–75 %, 10 repetit
 subset is drawn without replacement, stratified by class (the class ratio is kept, at least one
 sequence per class), from the training rows and — because the paper subsampled all of the
 non-test data — from the validation rows too (``subsample_validation``; profiles may keep the
-whole validation fold instead, because early stopping on a few dozen sequences is noise). A unit's subset and
-seed depend only on ``(random_state, fraction, repetition)``, so the ChromTransfer and the
-from-scratch runs of a cell see the same sequences.
+whole validation fold instead, because early stopping on a few dozen sequences is noise). A
+unit's subset and seed depend only on ``(random_state, fraction, repetition)``, so the
+ChromTransfer and the from-scratch runs of a cell see the same sequences.
 """
 
 from __future__ import annotations

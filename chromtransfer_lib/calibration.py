@@ -107,7 +107,9 @@ def summarise_run(metrics: Mapping[str, Any], timings: pd.DataFrame | None) -> d
     for line in ("HepG2", "K562"):
         for model, prefix, suffix in ((line, "", ""), ("pretrained", f"{line}_", "_pretrained")):
             key = f"enrichment.{model}.{prefix}drivers_in_top5"
-            row[f"{line.lower()}_drivers_in_top5{suffix}"] = _drivers_in_top5(metrics, f"{key}_clusters")
+            row[f"{line.lower()}_drivers_in_top5{suffix}"] = _drivers_in_top5(
+                metrics, f"{key}_clusters"
+            )
             row[f"{line.lower()}_drivers_in_top5{suffix}_matrices"] = _drivers_in_top5(metrics, key)
     for c in CELL_LINES:
         row[f"ft_auroc_{c}"] = metrics.get(f"finetune.{c}.test.auroc", np.nan)
@@ -219,3 +221,72 @@ def calibration_table(runs: pd.DataFrame, *, setting: str) -> pd.DataFrame:
     """``calibration.csv``: the chosen setting's rows, one per seed, in the issue's columns."""
     rows = runs[runs["setting"] == setting]
     return rows[list(CALIBRATION_COLUMNS)].sort_values("seed").reset_index(drop=True)
+
+
+# --- the retention probe (experiments/retention_probe.py) -------------------------------------
+
+
+def probe_table(probe: pd.DataFrame) -> pd.DataFrame:
+    """One row per probe variant (in recorded order): subset size, repetitions, mean test AUROC
+    and mean retention of the full-data model's AUROC gain over 0.5."""
+    g = probe.groupby("variant", sort=False)
+    out = g.agg(
+        model=("kind", "first"),
+        fraction=("fraction", "first"),
+        validation=("validation", "first"),
+        n_train=("n_train", "mean"),
+        repetitions=("repetition", "count"),
+        test_auroc=("test_auroc", "mean"),
+        retention=("retention", "mean"),
+    )
+    out["model"] = out["model"].map({"finetune": "ChromTransfer", "scratch": "binary baseline"})
+    return out.round(3)
+
+
+def probe_sentence(probe: pd.DataFrame, *, goal: float = 0.8) -> str:
+    """What the probe shows, from its rows (empty when there are none)."""
+    if probe.empty:
+        return ""
+    t = probe_table(probe)
+    parts = []
+    five = t[(t["fraction"] == 0.05) & (t["model"] == "ChromTransfer") & (t["repetitions"] > 0)]
+    five = five[~five.index.str.startswith("linear probe")]
+    if len(five):
+        best = five["retention"].idxmax()
+        parts.append(
+            f"At 5 % ({five['n_train'].iloc[0]:.0f} sequences), the best variant was "
+            f"'{best}' with retention {five.loc[best, 'retention']:.2f} (test AUROC "
+            f"{five.loc[best, 'test_auroc']:.3f}); none of the variants reached {goal:.2f}."
+            if five["retention"].max() < goal
+            else f"At 5 %, '{best}' reached retention {five.loc[best, 'retention']:.2f}."
+        )
+    if {"as quick", "validation subsampled"} <= set(t.index):
+        a, b = t.loc["validation subsampled"], t.loc["as quick"]
+        parts.append(
+            f"Early stopping on a subsampled validation set gave retention {a['retention']:.2f}, "
+            f"on the whole validation fold {b['retention']:.2f}."
+        )
+    ft = t[(t["model"] == "ChromTransfer") & ~t.index.str.startswith("linear probe")]
+    enough = ft[ft["retention"] >= goal].sort_values("fraction")
+    if len(enough):
+        r = enough.iloc[0]
+        parts.append(
+            f"Retention {goal:.2f} was first reached at {r['fraction']:.0%} of the data "
+            f"({r['n_train']:.0f} sequences)."
+        )
+    if "baseline, as quick" in t.index:
+        parts.append(f"The baseline kept {t.loc['baseline, as quick', 'retention']:.2f} at 5 %.")
+    lin = t[t.index.str.startswith("linear probe")]
+    if len(lin):
+        full = lin[lin["fraction"] == 1.0]
+        if len(full):
+            auroc = full["test_auroc"].iloc[0]
+            text = f"A linear probe on the pre-trained features reached test AUROC {auroc:.3f}"
+            if auroc < 0.75:
+                text += (
+                    " with all the training data: the pooled pre-trained representation does not "
+                    "by itself separate HepG2-specific regions, so fine-tuning must re-learn the "
+                    "upper layers, and that takes more than a few dozen examples"
+                )
+            parts.append(text + ".")
+    return " ".join(parts)

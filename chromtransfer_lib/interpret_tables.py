@@ -488,6 +488,7 @@ def enrichment_metrics(
     scan: Scan,
     *,
     recovery: pd.DataFrame | None = None,
+    clusters: pd.Series | None = None,
     n: int = 5,
 ) -> dict[str, object]:
     """Chapter 7's metrics: top TFs, driver ranks and top-``n`` counts, scan and recovery.
@@ -496,7 +497,8 @@ def enrichment_metrics(
     ``enrichment.<model>.driver_ranks`` / ``drivers_in_top5`` for a model's own line, and
     ``enrichment.<model>.<line>_driver_ranks`` / ``<line>_drivers_in_top5`` otherwise (the
     pre-trained model on each line's regions, the other line's model as a control); with
-    cluster ranks in ``ranks``, the same counts over look-alike clusters (``…_top5_clusters``).
+    cluster ranks in ``ranks``, the same counts over look-alike clusters (``…_top5_clusters``),
+    and with ``clusters`` each analysis's 10 best clusters (``top_clusters``: member lists).
     """
     out: dict[str, object] = {
         "enrichment.scan.n_matrices": scan.n_matrices,
@@ -511,6 +513,11 @@ def enrichment_metrics(
         out[f"enrichment.{name}.n_tested"] = len(ks)
         out[f"enrichment.{name}.n_significant"] = int(ks["significant"].sum())
         out[f"enrichment.{name}.width_bias_spearman"] = width_bias(ks, scan.hits)
+        if clusters is not None:
+            from .motif_clusters import cluster_ranking
+
+            top = cluster_ranking(ks, clusters).head(10)
+            out[f"enrichment.{name}.top_clusters"] = [m.split(", ") for m in top["members"]]
     for (line, key), g in ranks.groupby(["line", "analysis"], sort=False):
         model = key.split("@")[0]
         prefix = "" if key in (line, f"scratch_{line}") else f"{line}_"
@@ -632,7 +639,9 @@ def cluster_tables(
     return pd.DataFrame(cols, index=pd.RangeIndex(1, n + 1, name="cluster rank"))
 
 
-def cluster_sentence(ranks: pd.DataFrame, *, lines: Sequence[str] = ("HepG2", "K562"), n: int = 5) -> str:
+def cluster_sentence(
+    ranks: pd.DataFrame, *, lines: Sequence[str] = ("HepG2", "K562"), n: int = 5
+) -> str:
     """How many planted drivers sit in the top-``n`` clusters, fine-tuned vs pre-trained."""
     if "cluster_rank" not in ranks:
         return ""

@@ -7,10 +7,11 @@ behind its own look-alikes. The paper reads its rankings by family for the same 
 "GATA factors", the PAR bZIPs that "all recognize similar binding site sequences").
 
 Similarity of two matrices is the summed Pearson correlation of aligned columns (probabilities,
-pseudocount 0.8 spread over the four bases; flank columns under 0.5 bits trimmed first), maximised over both strands and every offset that
-leaves at most ``max_overhang`` columns of the shorter matrix outside the longer one, divided by
-the shorter width — so 1.0 means the shorter matrix is contained in the longer. Matrices are
-clustered by average linkage on ``1 − similarity`` and the tree is cut at ``1 − threshold``.
+pseudocount 0.8 spread over the four bases; flank columns under 0.5 bits trimmed first),
+maximised over both strands and every offset that leaves at most ``max_overhang`` columns of
+the shorter matrix outside the longer one, divided by the shorter width — so 1.0 means the
+shorter matrix is contained in the longer. Matrices are clustered by average linkage on
+``1 − similarity`` and the tree is cut at ``1 − threshold``.
 A cluster's score in a ranking is its best member's signed D among significant, positive TFs.
 """
 
@@ -65,9 +66,7 @@ def _best_diagonal(pcc: np.ndarray, max_overhang: int) -> float:
     return best / short
 
 
-def matrix_similarity(
-    a: np.ndarray, b: np.ndarray, *, max_overhang: int = MAX_OVERHANG
-) -> float:
+def matrix_similarity(a: np.ndarray, b: np.ndarray, *, max_overhang: int = MAX_OVERHANG) -> float:
     """Similarity of two count matrices ``(4, w)`` (A, C, G, T rows), both strands; see module."""
     za, zb = _standardised_columns(a), _standardised_columns(b)
     fwd = za @ zb.T / 4

@@ -116,9 +116,7 @@ def run_jobs(ctx: Any, jobs: Sequence[Job], *, workers: int) -> list[tuple[str, 
     with ProcessPoolExecutor(
         max_workers=workers, mp_context=get_context("spawn"), initializer=_init_worker
     ) as pool:
-        futures = {
-            pool.submit(_run, ctx.profile, str(ctx.run_dir), job): job for job in jobs
-        }
+        futures = {pool.submit(_run, ctx.profile, str(ctx.run_dir), job): job for job in jobs}
         bar = tqdm(total=len(futures), desc=f"training on {workers} processes", unit="job",
                    disable=not ctx.progress)  # fmt: skip
         for fut in as_completed(futures):

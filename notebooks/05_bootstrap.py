@@ -200,7 +200,8 @@ summary["std"] = summary["std"].fillna(0.0)
 auroc_mean = all_units.pivot_table(index="fraction", columns="kind", values="auroc", aggfunc="mean")
 retention = ((auroc_mean - 0.5) / (auroc_mean.loc[1.0] - 0.5)).rename(columns=stages.KIND_LABELS)
 n_train = all_units.groupby("fraction")["n_train"].mean()
-glue("retention_sentence", report.retention_sentence(retention, n_train, paper_n=paper_table1), display=False)
+sentence = report.retention_sentence(retention, n_train, paper_n=paper_table1)
+glue("retention_sentence", sentence, display=False)
 retention.round(3)
 
 # %% [markdown]

@@ -44,10 +44,9 @@ import pandas as pd
 from IPython.display import display
 from myst_nb import glue
 
-from chromtransfer_lib import book, results, stages
+from chromtransfer_lib import book, motif_clusters, results, stages
 from chromtransfer_lib import interpret_tables as tables
 from chromtransfer_lib import interpretation as interp
-from chromtransfer_lib import motif_clusters
 from chromtransfer_lib import plots_interpret as pi
 from chromtransfer_lib.jaspar import load_jaspar
 
@@ -201,7 +200,9 @@ glue("n_tested_tfs", len(tested), display=False)
 glue("n_clusters", int(clusters.nunique()), display=False)
 glue("cluster_threshold", f"{motif_clusters.THRESHOLD:g}", display=False)
 glue("cluster_sentence", tables.cluster_sentence(ranks), display=False)
-cluster_view = tables.cluster_tables(enr, clusters, ["HepG2", "pretrained@HepG2", "K562", "pretrained@K562"])
+cluster_view = tables.cluster_tables(
+    enr, clusters, ["HepG2", "pretrained@HepG2", "K562", "pretrained@K562"]
+)
 cluster_view
 
 # %% [markdown]
@@ -220,7 +221,7 @@ if planted is not None:
 
 # %%
 recovery = recovery if planted is not None else None
-metrics = tables.enrichment_metrics(enr, ranks, scan, recovery=recovery)
+metrics = tables.enrichment_metrics(enr, ranks, scan, recovery=recovery, clusters=clusters)
 path = results.save_metrics(ctx.run_dir, "07_motif_enrichment", metrics)
 print("metrics saved to", path.relative_to(ctx.run_dir))
 {k: v for k, v in metrics.items() if k.endswith(("top_tfs", "in_top5"))}

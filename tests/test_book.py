@@ -67,3 +67,52 @@ def test_bad_profile_fails_before_running(tmp_path: Path) -> None:
 
 def test_repo_root_is_found_from_subdirectory() -> None:
     assert find_repo_root(ROOT / "notebooks") == ROOT
+
+
+@pytest.mark.parametrize(
+    ("remote", "expected"),
+    [
+        (
+            "git@github.com:acme/chromtransfer-book.git",
+            "https://github.com/acme/chromtransfer-book",
+        ),
+        (
+            "https://github.com/acme/chromtransfer-book.git",
+            "https://github.com/acme/chromtransfer-book",
+        ),
+        ("https://github.com/acme/book/", "https://github.com/acme/book"),
+        ("https://gitlab.example.org/acme/book.git", None),
+    ],
+)
+def test_repository_url_from_origin_or_env(tmp_path, monkeypatch, remote, expected) -> None:
+    import subprocess
+
+    from chromtransfer_lib import book
+
+    monkeypatch.delenv(book.REPO_URL_ENV, raising=False)
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    assert book.repository_url(tmp_path) is None  # no origin
+    subprocess.run(["git", "-C", str(tmp_path), "remote", "add", "origin", remote], check=True)
+    assert book.repository_url(tmp_path) == expected
+    monkeypatch.setenv(book.REPO_URL_ENV, "git@github.com:other/repo")
+    assert book.repository_url(tmp_path) == "https://github.com/other/repo"
+
+
+def test_book_config_adds_buttons_only_with_a_repository(tmp_path, monkeypatch) -> None:
+    import yaml
+
+    from chromtransfer_lib import book
+
+    root = book.find_repo_root()
+    monkeypatch.delenv(book.REPO_URL_ENV, raising=False)
+    monkeypatch.setattr(book, "repository_url", lambda _root: None)
+    assert book.book_config(root) == root / "_config.yml"
+    monkeypatch.setattr(book, "repository_url", lambda _root: "https://github.com/acme/b")
+    fake = tmp_path / "root"
+    fake.mkdir()
+    (fake / "_config.yml").write_text((root / "_config.yml").read_text())
+    cfg = yaml.safe_load(book.book_config(fake).read_text())
+    assert cfg["repository"]["url"] == "https://github.com/acme/b"
+    assert cfg["html"]["use_repository_button"] and cfg["launch_buttons"]["binderhub_url"]
+    ext = cfg["sphinx"]["local_extensions"]["inline_js_once"]
+    assert Path(ext).is_absolute() and ext == str((fake / "book" / "_ext").resolve())

@@ -69,3 +69,33 @@ def test_missing_metrics_give_nan_not_errors() -> None:
     row = calibration.summarise_run({}, None)
     assert np.isnan(row["pretrain_auroc"]) and np.isnan(row["book_minutes"])
     assert not any(calibration.criteria(row).values())
+
+
+def test_probe_table_and_sentence_come_from_the_rows() -> None:
+    import pandas as pd
+
+    rows = []
+    for variant, kind, frac, val, ret, auroc in (
+        ("as quick", "finetune", 0.05, "whole fold", 0.62, 0.79),
+        ("validation subsampled", "finetune", 0.05, "subsampled", 0.35, 0.66),
+        ("25 % subset", "finetune", 0.25, "whole fold", 0.86, 0.90),
+        ("baseline, as quick", "scratch", 0.05, "whole fold", 0.15, 0.57),
+        ("linear probe on pre-trained features, 100%", "finetune", 1.0, "none", 0.3, 0.66),
+    ):
+        for rep in (0, 1):
+            rows.append({
+                "variant": variant, "kind": kind, "fraction": frac, "validation": val,
+                "n_train": int(frac * 1800), "repetition": rep,
+                "retention": ret + 0.01 * rep, "test_auroc": auroc,
+            })  # fmt: skip
+    probe = pd.DataFrame(rows)
+    t = calibration.probe_table(probe)
+    assert list(t.index[:2]) == ["as quick", "validation subsampled"]  # recorded order
+    assert t.loc["as quick", "retention"] == pytest.approx(0.625)
+    assert t.loc["baseline, as quick", "model"] == "binary baseline"
+    text = calibration.probe_sentence(probe)
+    assert "best variant was 'as quick' with retention 0.62" in text
+    assert "none of the variants reached 0.80" in text
+    assert "first reached at 25% of the data (450 sequences)" in text
+    assert "baseline kept 0.15" in text and "does not by itself separate" in text
+    assert calibration.probe_sentence(pd.DataFrame()) == ""

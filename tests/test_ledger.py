@@ -75,6 +75,11 @@ def test_drivers_claim_reads_top_tfs() -> None:
     table = ledger.build_ledger(m, load_profile("quick"))
     assert _row(table, "K562 model: GATA")["status"] == "reproduced"
     assert _row(table, "HepG2 model: CEBP")["status"] == "differs"
+    # outside the top 10 TFs, but in the 2nd-best look-alike cluster: reproduced, and said so
+    m["enrichment.HepG2.top_tfs"] = [f"TF{i}" for i in range(10)] + ["CEBPA"]
+    m["enrichment.HepG2.top_clusters"] = [["TF0", "TF1"], ["TF2", "CEBPA", "CEBPD"]]
+    row = _row(ledger.build_ledger(m, load_profile("quick")), "HepG2 model: CEBP")
+    assert row["status"] == "reproduced" and "cluster #2" in row["this_run"]
 
 
 def test_metrics_round_trip_and_ledger_file(tmp_path: Path) -> None:

@@ -45,7 +45,9 @@ def test_real_jaspar_look_alikes_cluster_together_and_apart() -> None:
     by_name = {m.name: m for m in load_jaspar()}
     tf_ids = {n: {by_name[n].matrix_id} for n in wanted}
     cl = mc.tf_clusters(tf_ids, load_jaspar())
-    assert cl["CEBPA"] == cl["CEBPD"] and cl["GATA1"] == cl["GATA2"] and cl["FOS::JUN"] == cl["JUNB"]
+    assert (
+        cl["CEBPA"] == cl["CEBPD"] and cl["GATA1"] == cl["GATA2"] and cl["FOS::JUN"] == cl["JUNB"]
+    )
     assert len({cl["CEBPA"], cl["GATA1"], cl["HNF4A"], cl["CTCF"], cl["FOS::JUN"]}) == 5
     with pytest.raises(KeyError, match="no JASPAR matrix"):
         mc.tf_clusters({"X": {"MA9999.9"}}, load_jaspar())
