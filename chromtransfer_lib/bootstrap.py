@@ -124,9 +124,31 @@ def stratified_subsample(
 
 
 def _write_json(path: Path, obj: dict[str, Any]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
+    # One temporary name per process: worker processes may write the same file at once.
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     tmp.write_text(json.dumps(obj, indent=2))
     os.replace(tmp, path)
+
+
+def _write_npy(path: Path, array: np.ndarray) -> None:
+    tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npy")
+    np.save(tmp, array)
+    os.replace(tmp, path)
+
+
+def _cached_score(folder: Path, run: TrainResult, n_test: int) -> tuple[dict, np.ndarray] | None:
+    """A reused run's stored test metrics and probabilities (None if any is missing or stale)."""
+    metrics_path, proba_path = folder / "test_metrics.json", folder / "test_proba.npy"
+    if not (run.reused and metrics_path.is_file() and proba_path.is_file()):
+        return None
+    if proba_path.stat().st_mtime_ns < (folder / "model.keras").stat().st_mtime_ns:
+        return None
+    p_test = np.load(proba_path)
+    if p_test.shape[0] != n_test:
+        return None
+    metrics = json.loads(metrics_path.read_text())
+    metrics.pop("fold", None)
+    return metrics, p_test
 
 
 def _score(
@@ -278,7 +300,7 @@ def run_bootstrap(
             **recipe._asdict(),
         )
         metrics, p_test = _score(run, codes, labels, va, test_indices, predict_batch_size)
-        np.save(folder / "test_proba.npy", p_test.astype(np.float32))
+        _write_npy(folder / "test_proba.npy", p_test.astype(np.float32))
         row = {
             "kind": unit.kind,
             "fraction": unit.fraction,
@@ -369,8 +391,13 @@ def cross_validate(
             extra_config={"fold": int(k)},
             **recipe._asdict(),
         )
-        metrics, p_test = _score(run, codes, labels, va, test_rows, predict_batch_size)
-        _write_json(folder / "test_metrics.json", {"fold": int(k), **metrics})
+        cached = _cached_score(folder, run, test_rows.size)
+        if cached is None:
+            metrics, p_test = _score(run, codes, labels, va, test_rows, predict_batch_size)
+            _write_npy(folder / "test_proba.npy", p_test.astype(np.float32))
+            _write_json(folder / "test_metrics.json", {"fold": int(k), **metrics})
+        else:  # a finished run scored before: no need to predict the test set again
+            metrics, p_test = cached
         runs.append(run)
         rows.append({"fold": int(k), **metrics})
         probas.append(p_test)

@@ -234,6 +234,8 @@ def probe_table(probe: pd.DataFrame) -> pd.DataFrame:
         model=("kind", "first"),
         fraction=("fraction", "first"),
         validation=("validation", "first"),
+        learning_rate=("learning_rate", "first"),
+        min_steps=("min_steps", "first"),
         n_train=("n_train", "mean"),
         repetitions=("repetition", "count"),
         test_auroc=("test_auroc", "mean"),

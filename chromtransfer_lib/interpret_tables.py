@@ -651,10 +651,18 @@ def cluster_sentence(
         pre = ranks[(ranks["line"] == line) & (ranks["analysis"] == f"pretrained@{line}")]
         if own.empty:
             continue
+        top = own[own["cluster_rank"] <= n].sort_values("cluster_rank")
+        which = ", ".join(
+            f"{d} #{int(r)}" + (f" with {lead}" if lead != tf else "")
+            for d, tf, r, lead in zip(
+                top["driver"], top["tf"], top["cluster_rank"], top["cluster_lead"], strict=True
+            )
+        )
         parts.append(
             f"{drivers_in_top(own, n=n, column='cluster_rank')} of {line}'s {len(own)} planted "
-            f"drivers are in the {line} model's top {n} clusters "
-            f"({drivers_in_top(own, n=n)} counted matrix by matrix), against "
+            f"drivers are in the {line} model's top {n} clusters"
+            + (f" ({which})" if which else "")
+            + f" — {drivers_in_top(own, n=n)} counted matrix by matrix — against "
             f"{drivers_in_top(pre, n=n, column='cluster_rank')} for the pre-trained model"
         )
     if not parts:

@@ -26,16 +26,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-#: (variant, kind, fraction, validation, learning rate, min_steps); the first is the profile's.
+#: (variant, kind, fraction, validation, learning rate, min_steps); None = the profile's value.
 VARIANTS = (
-    ("as quick", "finetune", 0.05, "whole fold", 5e-4, 300),
-    ("validation subsampled", "finetune", 0.05, "subsampled", 5e-4, 300),
-    ("lr 1e-4", "finetune", 0.05, "whole fold", 1e-4, 300),
-    ("lr 1e-3", "finetune", 0.05, "whole fold", 1e-3, 300),
-    ("600 steps", "finetune", 0.05, "whole fold", 5e-4, 600),
-    ("10 % subset", "finetune", 0.10, "whole fold", 5e-4, 300),
-    ("25 % subset", "finetune", 0.25, "whole fold", 5e-4, 300),
-    ("baseline, as quick", "scratch", 0.05, "whole fold", 1e-3, 300),
+    ("as quick", "finetune", 0.05, "whole fold", None, None),
+    ("validation subsampled", "finetune", 0.05, "subsampled", None, None),
+    ("lr 1e-4", "finetune", 0.05, "whole fold", 1e-4, None),
+    ("lr 1e-3", "finetune", 0.05, "whole fold", 1e-3, None),
+    ("300 steps", "finetune", 0.05, "whole fold", None, 300),
+    ("1000 steps", "finetune", 0.05, "whole fold", None, 1000),
+    ("10 % subset", "finetune", 0.10, "whole fold", None, None),
+    ("25 % subset", "finetune", 0.25, "whole fold", None, None),
+    ("baseline, as quick", "scratch", 0.05, "whole fold", None, None),
 )
 REPETITIONS = 2
 OUT = Path(__file__).resolve().parent / "calibration" / "retention_probe.csv"
@@ -99,6 +100,8 @@ def main(argv: list[str] | None = None) -> int:
             else va
         )
         tc = getattr(prof, kind)
+        lr = tc.learning_rate if lr is None else lr
+        steps = prof.bootstrap.min_steps if steps is None else steps
         recipe = bootstrap.Recipe(lr, tc.batch_size, tc.max_epochs, tc.patience)
         repeats = bootstrap.epoch_repeats(sub.size, recipe, min_steps=steps)
         t0 = time.perf_counter()

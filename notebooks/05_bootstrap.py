@@ -17,8 +17,9 @@
 # The paper subsampled the HepG2 training data to 1–75 % (10 repetitions each), fine-tuned the
 # pre-trained model on each subsample and scored it on the full test set. With 5 % of the data
 # the mean overall F1 dropped by only 0.05. We run the same grid at this profile's size, and go
-# one step further than the paper: the binary baseline is trained on the very same subsets, so
-# the two curves can be compared.
+# one step further than the paper where the profile asks for it: the binary baseline is trained
+# on the very same subsets (at the profile's `bootstrap.scratch_fractions`), so the two can be
+# compared where it matters.
 #
 # Each grid cell is a resumable unit with its own folder: a killed run continues where it
 # stopped, and `chromtransfer bootstrap --shard i/n` splits the grid across processes or a job

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from chromtransfer_lib import bootstrap as B
@@ -130,6 +131,18 @@ def test_cross_validation_folds_and_ensemble(world, tmp_path):
     ens = binary_metrics(y[folds == -1], cv.test_proba.mean(axis=1))
     assert cv.ensemble == pytest.approx(ens, nan_ok=True)
     assert set(cv.histories["fold"]) == {0, 2}
+    # again: finished runs are loaded and their stored test scores reused, not recomputed
+    stored = tmp_path / "fold_0" / "test_metrics.json"
+    stamp = stored.stat().st_mtime_ns
+    again = B.cross_validate(
+        lambda s: M.build_binary_baseline(head_units=(8, 4), random_state=s, **TINY),
+        ONE_EPOCH, codes=codes, labels=y, folds=folds, out_dir=tmp_path, random_state=0,
+        fold_ids=(0, 2), progress=False,
+    )  # fmt: skip
+    assert all(r.reused for r in again.runs) and stored.stat().st_mtime_ns == stamp
+    np.testing.assert_array_equal(again.test_proba, cv.test_proba)
+    pd.testing.assert_frame_equal(again.per_fold, cv.per_fold)
+    assert not list(tmp_path.rglob("*.tmp*"))
     with pytest.raises(ValueError, match="fold 5 has no rows"):
         B.cross_validate(
             lambda s: None,

@@ -86,6 +86,7 @@ def test_probe_table_and_sentence_come_from_the_rows() -> None:
             rows.append({
                 "variant": variant, "kind": kind, "fraction": frac, "validation": val,
                 "n_train": int(frac * 1800), "repetition": rep,
+                "learning_rate": 5e-4, "min_steps": 500,
                 "retention": ret + 0.01 * rep, "test_auroc": auroc,
             })  # fmt: skip
     probe = pd.DataFrame(rows)
