@@ -68,7 +68,8 @@ sf = prof.bootstrap.scratch_fractions
 glue(
     "scratch_note",
     f"the binary baseline at {', '.join(f'{f:.0%}' for f in sf)} on the same subsets"
-    if sf else "no binary baseline (this profile trains ChromTransfer only, like the paper)",
+    if sf
+    else "no binary baseline (this profile trains ChromTransfer only, like the paper)",
     display=False,
 )
 glue(
