@@ -658,9 +658,10 @@ def cluster_sentence(
                 top["driver"], top["tf"], top["cluster_rank"], top["cluster_lead"], strict=True
             )
         )
+        k = drivers_in_top(own, n=n, column="cluster_rank")
         parts.append(
-            f"{drivers_in_top(own, n=n, column='cluster_rank')} of {line}'s {len(own)} planted "
-            f"drivers are in the {line} model's top {n} clusters"
+            f"{k} of {line}'s {len(own)} planted drivers {'is' if k == 1 else 'are'} in the "
+            f"{line} model's top {n} clusters"
             + (f" ({which})" if which else "")
             + f" — {drivers_in_top(own, n=n)} counted matrix by matrix — against "
             f"{drivers_in_top(pre, n=n, column='cluster_rank')} for the pre-trained model"

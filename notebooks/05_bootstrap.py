@@ -72,13 +72,16 @@ glue(
     else "no binary baseline (this profile trains ChromTransfer only, like the paper)",
     display=False,
 )
+n_valid = datasets.finetune[line].partition(prof.finetune.folds[0]).valid.size
+smallest = min(prof.bootstrap.fractions)
 glue(
     "val_note",
     "Each unit's validation set is subsampled with its training set, as the paper subsampled "
     "all of its non-test data."
     if prof.bootstrap.subsample_validation
-    else "Every unit validates on the whole validation fold: a 5 % validation subset of this "
-    "world would be a few dozen sequences, and early stopping on it is noise.",
+    else f"Every unit validates on the whole validation fold ({n_valid} sequences): a "
+    f"{smallest:.0%} subsample of it would hold {round(smallest * n_valid)}, and early stopping "
+    "on so few is noise.",
     display=False,
 )
 glue(

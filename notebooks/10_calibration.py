@@ -79,10 +79,13 @@ if runs.empty:
     display(Markdown("No calibration run has been recorded yet."))
 else:
     shown = ["setting", "seed", "status", *[c for c in CALIBRATION_COLUMNS if c != "seed"]]
+    shown += [c for c in runs.columns if c.endswith("_matrices")]
     display(runs[[c for c in shown if c in runs]].round(3))
 
 # %% [markdown]
-# Which criteria each run meets (`True` = met):
+# Runs of `steady` counted the planted drivers matrix by matrix (the code of the time), so their
+# cluster counts are blank and their counts sit in the `…_matrices` columns. Which criteria each
+# run meets (`True` = met):
 
 # %%
 if not runs.empty:
@@ -107,7 +110,13 @@ if not runs.empty:
 # 20-step epochs; in its runs a patience of 5 epochs still stopped some fine-tuned line models
 # while their validation AUROC was rising, behind a noisy validation loss. `paper_patience` —
 # now the `quick` profile — uses the paper's patience of 10 for both kinds of binary model.
-# Share of runs meeting each criterion, per setting:
+#
+# What is left: in some runs a fine-tuned model's validation loss reaches its minimum within
+# the first epochs and then rises while its validation AUROC keeps climbing (the model grows
+# over-confident at this learning rate); early stopping on the loss, as in the paper, then
+# restores an early, weaker model, and that run loses lines and drivers (the rows with few
+# lines won below). Stopping on validation AUROC, or a lower fine-tuning learning rate with more
+# steps, is the next thing to calibrate. Share of runs meeting each criterion, per setting:
 
 # %%
 ok_cols = [c for c in runs.columns if c.startswith("ok:")]

@@ -351,7 +351,7 @@ def test_run_enrichment_finds_each_models_planted_tf_and_reports_metrics() -> No
     assert metrics["enrichment.HepG2.drivers_in_top5_clusters"] == 1
     assert metrics["enrichment.pretrained.HepG2_drivers_in_top5_clusters"] == 0
     text = tables.cluster_sentence(ranks)
-    assert "1 of HepG2's 2 planted drivers are in the HepG2 model's top 5 clusters (a #1)" in text
+    assert "1 of HepG2's 2 planted drivers is in the HepG2 model's top 5 clusters (a #1)" in text
     view = tables.cluster_tables(enr, clusters, ["HepG2", "K562"], n=3)
     assert view.shape == (3, 2) and view.iloc[0, 0].startswith("A")
     assert metrics["enrichment.HepG2.top_tfs"][0] == "A"
