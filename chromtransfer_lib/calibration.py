@@ -242,7 +242,8 @@ def probe_table(probe: pd.DataFrame) -> pd.DataFrame:
         retention=("retention", "mean"),
     )
     out["model"] = out["model"].map({"finetune": "ChromTransfer", "scratch": "binary baseline"})
-    return out.round(3)
+    lr = out["learning_rate"]
+    return out.round(3).assign(learning_rate=lr)
 
 
 def probe_sentence(probe: pd.DataFrame, *, goal: float = 0.8) -> str:
@@ -277,7 +278,11 @@ def probe_sentence(probe: pd.DataFrame, *, goal: float = 0.8) -> str:
             f"({r['n_train']:.0f} sequences)."
         )
     if "baseline, as quick" in t.index:
-        parts.append(f"The baseline kept {t.loc['baseline, as quick', 'retention']:.2f} at 5 %.")
+        text = f"The baseline kept {t.loc['baseline, as quick', 'retention']:.2f} at 5 %"
+        if "full_data_test_auroc" in probe:
+            full = probe.loc[probe["variant"] == "baseline, as quick", "full_data_test_auroc"]
+            text += f" of the gain of its full-data model (test AUROC {full.iloc[0]:.3f})"
+        parts.append(text + ".")
     lin = t[t.index.str.startswith("linear probe")]
     if len(lin):
         full = lin[lin["fraction"] == 1.0]
