@@ -109,7 +109,7 @@ def run_jobs(ctx: Any, jobs: Sequence[Job], *, workers: int) -> list[tuple[str, 
     if not jobs:
         return []
     if workers <= 1:
-        return [_run_here(ctx, job) for job in jobs]
+        return [_run(ctx.profile, str(ctx.run_dir), job) for job in jobs]
     from tqdm.auto import tqdm
 
     done: list[tuple[str, float]] = []
@@ -124,7 +124,3 @@ def run_jobs(ctx: Any, jobs: Sequence[Job], *, workers: int) -> list[tuple[str, 
             bar.update()
         bar.close()
     return done
-
-
-def _run_here(ctx: Any, job: Job) -> tuple[str, float]:
-    return _run(ctx.profile, str(ctx.run_dir), job)

@@ -244,6 +244,16 @@ def _model_dir(ctx: RunContext, name: str, *sections: str) -> Path:
     return ctx.run_dir / "models" / f"{name}-{key}"
 
 
+def _line_model_dir(ctx: RunContext, line: str, kind: str) -> Path:
+    """Where a line's ChromTransfer (``finetune``) or baseline (``scratch``) folds live."""
+    return _model_dir(ctx, f"{kind}-{line}", "pretrain", kind)
+
+
+def _multiclass_dir(ctx: RunContext) -> Path:
+    """Where the multiclass baseline's folds live."""
+    return _model_dir(ctx, "multiclass", "multiclass")
+
+
 def ensure_pretrained(ctx: RunContext, datasets: Datasets) -> object:
     """Pre-train on the rDHS-vs-background set, one model per configured CV fold.
 
@@ -303,7 +313,7 @@ def ensure_line_model(
         codes=ds.codes,
         labels=ds.labels,
         folds=ds.regions["fold"].to_numpy(),
-        out_dir=_model_dir(ctx, f"{kind}-{line}", "pretrain", kind),
+        out_dir=_line_model_dir(ctx, line, kind),
         random_state=prof.seed,
         fold_ids=tc.folds,
         progress=ctx.progress,
@@ -369,7 +379,7 @@ def ensure_multiclass(ctx: RunContext, datasets: Datasets) -> MulticlassResult:
         model,
         train=(ds.codes, ds.labels, train_rows),
         val=(ds.codes, ds.labels, val_rows),
-        out_dir=_model_dir(ctx, "multiclass", "multiclass") / f"fold_{k}",
+        out_dir=_multiclass_dir(ctx) / f"fold_{k}",
         learning_rate=tc.learning_rate,
         batch_size=tc.batch_size,
         max_epochs=tc.max_epochs,
@@ -460,12 +470,12 @@ def pending_jobs(ctx: RunContext, *, line_models: bool = True, bootstrap: bool =
     prof, jobs = ctx.profile, []
     if line_models:
         k = prof.multiclass.folds[0]
-        multi = _model_dir(ctx, "multiclass", "multiclass") / f"fold_{k}"
+        multi = _multiclass_dir(ctx) / f"fold_{k}"
         if not ((multi / "metrics.json").is_file() and (multi / "model.keras").is_file()):
             jobs.append(Job("multiclass"))
         for kind in MODEL_KINDS:
             for line in CELL_LINES:
-                root = _model_dir(ctx, f"{kind}-{line}", "pretrain", kind)
+                root = _line_model_dir(ctx, line, kind)
                 folds = getattr(prof, kind).folds
                 if not all((root / f"fold_{f}" / "test_metrics.json").is_file() for f in folds):
                     jobs.append(Job("line", (("line", line), ("kind", kind))))
