@@ -46,6 +46,7 @@ class Recipe(NamedTuple):
     batch_size: int
     max_epochs: int
     patience: int
+    monitor: str = "val_loss"
 
 
 #: Builds a fresh model from a seed (e.g. ``lambda s: build_chromtransfer_model(pre, ...)``).

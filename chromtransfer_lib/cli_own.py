@@ -97,6 +97,7 @@ def _cmd_finetune(args: argparse.Namespace) -> int:
         batch_size=pick(args.batch_size, tc.batch_size),
         max_epochs=pick(args.max_epochs, tc.max_epochs),
         patience=pick(args.patience, tc.patience),
+        monitor=pick(args.monitor, tc.monitor),
         random_state=pick(args.seed, prof.seed),
         hash_cache=_hash_cache(),
         progress=not args.quiet,
@@ -128,8 +129,8 @@ def _add_finetune(sub: argparse._SubParsersAction) -> None:
         "cross-validation folds by chromosome. Sequences are the central L bp of each region, L "
         "being the pre-trained model's input length.\n\nRecipe: the --profile's "
         "model.finetune_head, "
-        "finetune.{learning_rate, batch_size, max_epochs, patience, folds} and data.{test_chroms, "
-        "n_folds, flank_exclusion, max_n_fraction}; options below override them. Use the profile "
+        "finetune.{learning_rate, batch_size, max_epochs, patience, monitor, folds} and "
+        "data.{test_chroms, n_folds, flank_exclusion, max_n_fraction}; options below override them. Use the profile "
         "your pre-trained model was trained with.\n\nOutput folder: dataset/ (codes, regions, "
         "provenance), runs/fold_<k>/ (history.csv learning curve, model, test metrics), "
         "model.keras (the first fold's best model, for predict) and finetune.json (sha256 of the "
@@ -177,6 +178,8 @@ def _add_finetune(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, default=None, help="training batch size")
     p.add_argument("--max-epochs", type=int, default=None, help="maximum number of epochs")
     p.add_argument("--patience", type=int, default=None, help="early-stopping patience (epochs)")
+    p.add_argument("--monitor", choices=("val_loss", "val_auroc"), default=None,
+                   help="what early stopping watches (default: the profile's finetune.monitor)")  # fmt: skip
     p.add_argument(
         "--freeze-trunk",
         action="store_true",

@@ -29,6 +29,8 @@ AUTHOR_SPELLING: dict[str, str] = {c: ("HEPG2" if c == "HepG2" else c) for c in 
 UNIVERSAL_NEGATIVE = "Negative"
 
 PROFILE_NAMES: tuple[str, ...] = ("smoke", "quick", "paper")
+#: Early-stopping monitors (:data:`chromtransfer_lib.train.MONITORS` gives their direction).
+MONITORS: tuple[str, ...] = ("val_loss", "val_auroc")
 
 
 class ConfigError(ValueError):
@@ -139,6 +141,9 @@ class TrainConfig:
     batch_size: int
     max_epochs: int
     patience: int
+    monitor: str
+    """What early stopping watches: ``val_loss`` (the paper's, Keras' default) or
+    ``val_auroc`` (binary models only)."""
     folds: tuple[int, ...]
     mixed_precision: str | None
 
@@ -317,6 +322,16 @@ def validate_profile(profile: Profile, path: Path | str = "<profile>") -> None:
         if bad:
             raise ConfigError(
                 f"{path}: {section}.folds {bad} outside 0..{profile.data.n_folds - 1}"
+            )
+        if tc.monitor not in MONITORS:
+            raise ConfigError(
+                f"{path}: {section}.monitor must be one of {', '.join(MONITORS)}, "
+                f"got {tc.monitor!r}"
+            )
+        if section == "multiclass" and tc.monitor != "val_loss":
+            raise ConfigError(
+                f"{path}: multiclass.monitor must be val_loss (the softmax model has no AUROC "
+                "metric to stop on)"
             )
         if tc.mixed_precision not in (None, "mixed_float16", "mixed_bfloat16"):
             raise ConfigError(

@@ -289,6 +289,7 @@ def finetune_own(
     batch_size: int = 128,
     max_epochs: int = 100,
     patience: int = 10,
+    monitor: str = "val_loss",
     random_state: int = 0,
     hash_cache: Path | None = None,
     progress: bool = True,
@@ -341,7 +342,7 @@ def finetune_own(
         return build_chromtransfer_model(pre, head_units=head_units, dropout=dropout,
                                          freeze_trunk=freeze_trunk, random_state=seed)  # fmt: skip
 
-    recipe = Recipe(learning_rate, batch_size, max_epochs, patience)
+    recipe = Recipe(learning_rate, batch_size, max_epochs, patience, monitor)
     cv = cross_validate(build, recipe, codes=ds.codes, labels=ds.labels, folds=folds,
                         out_dir=out_dir / "runs", random_state=random_state, fold_ids=fold_ids,
                         progress=progress)  # fmt: skip

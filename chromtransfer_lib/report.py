@@ -186,12 +186,20 @@ def learning_curves(histories: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     return out
 
 
-def generalisation_gap(history: pd.DataFrame) -> float:
-    """Validation minus training loss at the best (lowest validation loss) epoch, averaged
-    over folds: how much a model over-fits when early stopping picks it."""
+def generalisation_gap(
+    history: pd.DataFrame, best_epochs: Mapping[int, int] | None = None
+) -> float:
+    """Validation minus training loss at the epoch early stopping kept, averaged over folds:
+    how much a model over-fits when early stopping picks it.
+
+    ``best_epochs`` maps fold → kept epoch (a run's ``best_epoch``); without it, the epoch of
+    lowest validation loss (what stopping on the loss keeps)."""
     gaps = []
-    for _, h in history.groupby("fold"):
-        best = h.loc[h["val_loss"].idxmin()]
+    for fold, h in history.groupby("fold"):
+        if best_epochs is None:
+            best = h.loc[h["val_loss"].idxmin()]
+        else:
+            best = h.loc[h["epoch"] == best_epochs[fold]].iloc[0]
         gaps.append(float(best["val_loss"] - best["loss"]))
     return float(np.mean(gaps))
 

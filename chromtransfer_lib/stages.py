@@ -223,7 +223,7 @@ KIND_LABELS = {"finetune": "ChromTransfer", "scratch": "binary baseline"}
 def _recipe(tc: object) -> object:
     from chromtransfer_lib.bootstrap import Recipe
 
-    return Recipe(tc.learning_rate, tc.batch_size, tc.max_epochs, tc.patience)
+    return Recipe(tc.learning_rate, tc.batch_size, tc.max_epochs, tc.patience, tc.monitor)
 
 
 def network_kwargs(prof: Profile) -> dict:
@@ -384,6 +384,7 @@ def ensure_multiclass(ctx: RunContext, datasets: Datasets) -> MulticlassResult:
         batch_size=tc.batch_size,
         max_epochs=tc.max_epochs,
         patience=tc.patience,
+        monitor=tc.monitor,
         random_state=prof.seed,
         loss="sparse_categorical_crossentropy",
         progress=ctx.progress,

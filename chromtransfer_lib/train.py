@@ -17,8 +17,9 @@ an interrupted run reaches the same weights as an uninterrupted one.
 
 Recipes (paper Methods; design.md §4): pre-training Adam 1e-3, batch 256, patience 15;
 ChromTransfer fine-tuning lr 5e-6, batch 128, patience 10; binary baseline lr 1e-3, batch 128,
-patience 10; all on binary cross-entropy with early stopping on validation loss and the best
-weights restored. Profiles pass these as arguments.
+patience 10; all on binary cross-entropy with early stopping (on validation loss: the paper
+names no monitor, and that is Keras' default) and the best weights restored. Profiles pass
+these as arguments, and may stop binary models on validation AUROC instead (``monitor``).
 """
 
 from __future__ import annotations
@@ -43,6 +44,9 @@ from chromtransfer_lib.model import load_model
 from chromtransfer_lib.tfdata import make_dataset
 
 log = logging.getLogger(__name__)
+
+#: What early stopping may watch, and whether lower (``min``) or higher (``max``) is better.
+MONITORS = {"val_loss": "min", "val_auroc": "max"}
 
 
 class Split(NamedTuple):
@@ -199,6 +203,7 @@ def train_model(
     progress: bool = True,
     extra_config: dict[str, Any] | None = None,
     stop_after_epochs: int | None = None,
+    monitor: str = "val_loss",
 ) -> TrainResult:
     """Train ``model`` with Adam and early stopping; resumable; returns the best model.
 
@@ -213,7 +218,7 @@ def train_model(
     out_dir
         The run's folder (created).
     learning_rate, batch_size, max_epochs, patience
-        The recipe; early stopping monitors validation loss and restores the best weights.
+        The recipe; early stopping restores the weights of the best epoch by ``monitor``.
     random_state
         Seeds batch order and dropout (weight init is seeded by the model builder).
     loss
@@ -226,19 +231,28 @@ def train_model(
     stop_after_epochs
         Stop (without finishing the run) after this many epochs of this call: simulates an
         interruption in tests; the backup lets a later call continue.
+    monitor
+        What early stopping watches: ``"val_loss"`` (lower is better; Keras' default and the
+        paper's) or ``"val_auroc"`` (higher is better; binary models only).
 
     Raises
     ------
+    ValueError
+        If ``monitor`` is unknown, or ``"val_auroc"`` for a softmax model.
     RunConfigMismatch
         If ``out_dir`` holds a run (finished or not) with a different configuration.
     """
+    if monitor not in MONITORS:
+        raise ValueError(f"monitor must be one of {', '.join(MONITORS)}, got {monitor!r}")
+    if monitor == "val_auroc" and loss != "binary_crossentropy":
+        raise ValueError("monitor 'val_auroc' needs a binary model (binary_crossentropy loss)")
     out_dir = Path(out_dir)
     train, val = Split(*train), Split(*val)
     tr_rows, va_rows = train.rows(), val.rows()
     label_dtype = "float32" if loss == "binary_crossentropy" else "int32"
     recipe = {"learning_rate": float(learning_rate), "batch_size": int(batch_size),
               "max_epochs": int(max_epochs), "patience": int(patience)}  # fmt: skip
-    config = _run_config(model, train, val, recipe, random_state, loss, extra_config)
+    config = _run_config(model, train, val, recipe, random_state, loss, extra_config, monitor)
     out_dir.mkdir(parents=True, exist_ok=True)
     _check_config(out_dir, config)
     metrics_path, model_path = out_dir / "metrics.json", out_dir / "model.keras"
@@ -283,11 +297,13 @@ def train_model(
         )  # fmt: skip
         row = {"epoch": epoch + 1, **{k: float(v[-1]) for k, v in hist.history.items()}}
         row["seconds"] = time.perf_counter() - t_epoch
-        _end_epoch(backup, model, state, row)
+        _end_epoch(backup, model, state, row, monitor)
         pd.DataFrame(state["history"]).to_csv(out_dir / "history.csv.tmp", index=False)
         os.replace(out_dir / "history.csv.tmp", out_dir / "history.csv")
-        log.info("%s epoch %d: loss %.4f val_loss %.4f (%.1f s)", out_dir.name, epoch + 1,
-                 row["loss"], row["val_loss"], row["seconds"])  # fmt: skip
+        log.info("%s epoch %d: loss %.4f val_loss %.4f%s (%.1f s)", out_dir.name, epoch + 1,
+                 row["loss"], row["val_loss"],
+                 f" {monitor} {row[monitor]:.4f}" if monitor != "val_loss" else "",
+                 row["seconds"])  # fmt: skip
         epochs_this_call += 1
         if stop_after_epochs is not None and epochs_this_call >= stop_after_epochs:
             if epoch + 1 < max_epochs and state["wait"] < patience:
@@ -295,18 +311,18 @@ def train_model(
                 history = pd.DataFrame(state["history"])
                 return TrainResult(model, history, out_dir, state["best_epoch"],
                                    {"finished": False}, start_epoch, config=config)  # fmt: skip
-    return _finish(model, state, out_dir, config, start_epoch, time.perf_counter() - t0)
+    return _finish(model, state, out_dir, config, start_epoch, time.perf_counter() - t0, monitor)
 
 
 def _run_config(
     model: keras.Model, train: Split, val: Split, recipe: dict, random_state: int, loss: str,
-    extra: dict[str, Any] | None,
+    extra: dict[str, Any] | None, monitor: str = "val_loss",
 ) -> dict[str, Any]:  # fmt: skip
     """The run's identity: recipe, data fingerprint (rows + labels) and architecture."""
     tr, va = train.rows(), val.rows()
     config = {
         **recipe, "random_state": int(random_state), "loss": loss, "optimizer": "adam",
-        "early_stopping": "val_loss, best weights restored",
+        "early_stopping": f"{monitor}, best weights restored",
         "n_train": len(tr), "n_val": len(va), "seq_len": int(train.codes.shape[1]),
         "data_fingerprint": _fingerprint(
             tr, np.asarray(train.labels)[tr], va, np.asarray(val.labels)[va]
@@ -337,39 +353,40 @@ def _check_config(out_dir: Path, config: dict[str, Any]) -> None:
 def _load_state(backup: Path, model: keras.Model) -> dict[str, Any]:
     path = backup / "state.json"
     if not path.is_file():
-        return {"epoch": 0, "best_epoch": 0, "best_val_loss": None, "wait": 0, "history": []}
+        return {"epoch": 0, "best_epoch": 0, "best_score": None, "wait": 0, "history": []}
     state = json.loads(path.read_text())
+    if "best_val_loss" in state:  # a backup written before the monitor became a choice
+        state["best_score"] = state.pop("best_val_loss")
     model.load_weights(backup / state["last_weights"])
     return state
 
 
 def early_stopping_update(
-    state: dict[str, Any], val_loss: float, epoch: int
+    state: dict[str, Any], score: float, epoch: int, mode: str = "min"
 ) -> tuple[dict[str, Any], bool]:
     """Keras' rule (min_delta 0): record an improvement or count a non-improving epoch.
 
-    Returns a new state (``best_val_loss, best_epoch, wait`` updated) and whether ``epoch``
-    is the new best. Training stops once ``wait >= patience``. NaN never improves.
+    ``mode`` is ``"min"`` (a loss) or ``"max"`` (an AUROC). Returns a new state
+    (``best_score, best_epoch, wait`` updated) and whether ``epoch`` is the new best.
+    Training stops once ``wait >= patience``. NaN never improves.
     """
-    best = state["best_val_loss"]
-    if np.isfinite(val_loss) and (best is None or val_loss < best):
-        return {
-            **state,
-            "best_val_loss": float(val_loss),
-            "best_epoch": int(epoch),
-            "wait": 0,
-        }, True
+    best = state["best_score"]
+    better = best is None or (score < best if mode == "min" else score > best)
+    if np.isfinite(score) and better:
+        return {**state, "best_score": float(score), "best_epoch": int(epoch), "wait": 0}, True
     return {**state, "wait": state["wait"] + 1}, False
 
 
-def _end_epoch(backup: Path, model: keras.Model, state: dict, row: dict) -> None:
+def _end_epoch(
+    backup: Path, model: keras.Model, state: dict, row: dict, monitor: str = "val_loss"
+) -> None:
     """Update early stopping and write this epoch's backup; ``state.json`` goes last."""
-    epoch, val_loss = row["epoch"], row["val_loss"]
+    epoch = row["epoch"]
     old_files = {state.get("last_weights"), state.get("best_weights")} - {None}
     last = f"epoch_{epoch:04d}.weights.h5"
     model.save_weights(backup / last)
     state["last_weights"] = last
-    new, improved = early_stopping_update(state, val_loss, epoch)
+    new, improved = early_stopping_update(state, row[monitor], epoch, MONITORS[monitor])
     state.update(new)
     if improved:
         state["best_weights"] = last
@@ -381,7 +398,8 @@ def _end_epoch(backup: Path, model: keras.Model, state: dict, row: dict) -> None
 
 
 def _finish(
-    model: keras.Model, state: dict, out_dir: Path, config: dict, start_epoch: int, seconds: float
+    model: keras.Model, state: dict, out_dir: Path, config: dict, start_epoch: int, seconds: float,
+    monitor: str = "val_loss",
 ) -> TrainResult:
     backup = out_dir / "backup"
     if state.get("best_weights"):
@@ -391,13 +409,14 @@ def _finish(
     os.replace(tmp, out_dir / "model.keras")
     history = pd.DataFrame(state["history"])
     best_rows = history.loc[history["epoch"] == state["best_epoch"]]
-    best = best_rows.iloc[0].to_dict() if len(best_rows) else {}  # empty if val loss was NaN
+    best = best_rows.iloc[0].to_dict() if len(best_rows) else {}  # empty if never finite
     if not best:
-        log.warning("%s: validation loss never finite; keeping the last weights", out_dir)
+        log.warning("%s: %s never finite; keeping the last weights", out_dir, monitor)
     epochs_run = int(state["epoch"])
     metrics = {
         "finished": True,
         "best_epoch": int(state["best_epoch"]),
+        "monitor": monitor,
         "epochs_run": epochs_run,
         "stopped_early": epochs_run < config["max_epochs"],
         "best": {k: float(v) for k, v in best.items() if k != "epoch"},

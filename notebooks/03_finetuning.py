@@ -56,7 +56,8 @@ trained = stages.train_in_parallel(ctx, datasets)  # side by side; the calls bel
 # ## Training the twelve binary models
 #
 # Recipes of this profile (the paper: ChromTransfer at lr 5e-6, batch 128; baseline at lr 1e-3,
-# batch 128; early stopping with patience 10 for both):
+# batch 128; early stopping with patience 10 for both, on what the paper does not say — Keras'
+# default is the validation loss; `monitor` names what this profile stops on):
 
 # %%
 pd.DataFrame(
@@ -65,7 +66,7 @@ pd.DataFrame(
             "model": stages.KIND_LABELS[k],
             **{
                 f: getattr(getattr(prof, k), f)
-                for f in ("learning_rate", "batch_size", "max_epochs", "patience", "folds")
+                for f in ("learning_rate", "batch_size", "max_epochs", "patience", "monitor", "folds")
             },
         }
         for k in stages.MODEL_KINDS

@@ -74,19 +74,19 @@ curves["model"] = pd.Categorical(curves["model"], categories=list(stages.KIND_LA
 # the gap between the two at the epoch early stopping kept, and by that epoch:
 
 # %%
-gaps = pd.DataFrame(
-    [
-        {
-            "cell_line": line,
-            "model": stages.KIND_LABELS[kind],
-            "gap (val − train loss)": report.generalisation_gap(cvs[(kind, line)].histories),
-            "best epoch": int(cvs[(kind, line)].per_fold["best_epoch"].iloc[0]),
-            "epochs run": int(cvs[(kind, line)].per_fold["epochs_run"].iloc[0]),
-        }
-        for kind in stages.MODEL_KINDS
-        for line in CELL_LINES
-    ]
-)
+def _gap_row(kind: str, line: str) -> dict:
+    cv = cvs[(kind, line)]
+    kept = dict(zip(cv.per_fold["fold"], cv.per_fold["best_epoch"], strict=True))
+    return {
+        "cell_line": line,
+        "model": stages.KIND_LABELS[kind],
+        "gap (val − train loss)": report.generalisation_gap(cv.histories, kept),
+        "best epoch": int(cv.per_fold["best_epoch"].iloc[0]),
+        "epochs run": int(cv.per_fold["epochs_run"].iloc[0]),
+    }
+
+
+gaps = pd.DataFrame([_gap_row(kind, line) for kind in stages.MODEL_KINDS for line in CELL_LINES])
 gap_table = gaps.pivot_table(
     index="cell_line",
     columns="model",

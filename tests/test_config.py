@@ -87,6 +87,21 @@ def test_cross_field_checks(tmp_path: Path) -> None:
         load_profile(path)
 
 
+def test_early_stopping_monitor_is_checked(tmp_path: Path) -> None:
+    from chromtransfer_lib.config import MONITORS
+    from chromtransfer_lib.train import MONITORS as DIRECTIONS
+
+    assert set(MONITORS) == set(DIRECTIONS)
+    path = _write_variant(tmp_path, lambda r: r["finetune"].update(monitor="val_auprc"))
+    with pytest.raises(ConfigError, match=r"finetune\.monitor must be one of val_loss, val_auroc"):
+        load_profile(path)
+    path = _write_variant(tmp_path, lambda r: r["multiclass"].update(monitor="val_auroc"))
+    with pytest.raises(ConfigError, match=r"multiclass\.monitor must be val_loss"):
+        load_profile(path)
+    path = _write_variant(tmp_path, lambda r: r["scratch"].update(monitor="val_auroc"))
+    assert load_profile(path).scratch.monitor == "val_auroc"
+
+
 def test_unknown_profile_name() -> None:
     with pytest.raises(ConfigError, match="unknown profile 'fast'"):
         load_profile("fast")

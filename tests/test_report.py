@@ -25,6 +25,12 @@ def test_generalisation_gap_by_hand() -> None:
     assert report.generalisation_gap(_history()) == pytest.approx(0.0)
 
 
+def test_generalisation_gap_at_the_kept_epochs() -> None:
+    # stopped on another metric: fold 0 kept epoch 3 (0.9 − 0.3), fold 1 epoch 2 (0.7 − 0.4)
+    gap = report.generalisation_gap(_history(), best_epochs={0: 3, 1: 2})
+    assert gap == pytest.approx((0.6 + 0.3) / 2)
+
+
 def test_learning_curves_long_format() -> None:
     long = report.learning_curves({"m": _history()})
     assert len(long) == 10

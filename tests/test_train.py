@@ -104,15 +104,43 @@ def test_best_weights_are_restored(data, uninterrupted):
 
 
 def test_early_stopping_rule():
-    state = {"best_val_loss": None, "best_epoch": 0, "wait": 0}
+    state = {"best_score": None, "best_epoch": 0, "wait": 0}
     improved = []
     for epoch, loss in enumerate([0.9, 0.8, 0.85, float("nan"), 0.8, 0.7], start=1):
         state, better = T.early_stopping_update(state, loss, epoch)
         improved.append(better)
     assert improved == [True, True, False, False, False, True]  # equal is no improvement
-    assert state == {"best_val_loss": 0.7, "best_epoch": 6, "wait": 0}
+    assert state == {"best_score": 0.7, "best_epoch": 6, "wait": 0}
     state, _ = T.early_stopping_update(state, 0.75, 7)
     assert state["wait"] == 1 and state["best_epoch"] == 6
+
+
+def test_early_stopping_rule_for_a_score_to_maximise():
+    state = {"best_score": None, "best_epoch": 0, "wait": 0}
+    improved = []
+    for epoch, auroc in enumerate([0.6, 0.7, 0.7, float("nan"), 0.65, 0.8], start=1):
+        state, better = T.early_stopping_update(state, auroc, epoch, mode="max")
+        improved.append(better)
+    assert improved == [True, True, False, False, False, True]
+    assert state == {"best_score": 0.8, "best_epoch": 6, "wait": 0}
+
+
+def test_stopping_on_validation_auroc_keeps_the_best_auroc_epoch(data, uninterrupted, tmp_path):
+    run = _run(data, tmp_path / "auroc", monitor="val_auroc")
+    h = run.history
+    assert run.best_epoch == int(h.loc[h["val_auroc"].idxmax(), "epoch"])
+    assert run.metrics["monitor"] == "val_auroc"
+    assert run.config["early_stopping"] == "val_auroc, best weights restored"
+    # the same recipe stopped on the loss is another run: its folder refuses this one
+    with pytest.raises(T.RunConfigMismatch, match="early_stopping"):
+        _run(data, uninterrupted.out_dir, monitor="val_auroc")
+
+
+def test_unknown_or_unfit_monitor_is_refused(data, tmp_path):
+    with pytest.raises(ValueError, match="monitor must be one of"):
+        _run(data, tmp_path / "x", monitor="val_acc")
+    with pytest.raises(ValueError, match="binary model"):
+        _run(data, tmp_path / "y", monitor="val_auroc", loss="sparse_categorical_crossentropy")
 
 
 @pytest.mark.parametrize("freeze", [False, True])
