@@ -297,3 +297,77 @@ def probe_sentence(probe: pd.DataFrame, *, goal: float = 0.8) -> str:
                 )
             parts.append(text + ".")
     return " ".join(parts)
+
+
+# --- settings side by side, and the trunk-width probe (experiments/width_probe.py) -----------
+
+
+def setting_comparison(runs: pd.DataFrame, settings: Sequence[str]) -> pd.DataFrame:
+    """Per setting, means over its finished seeds: test AUROC of ChromTransfer and of the
+    baseline (mean and lowest over the six lines), lines won, mean gain and 5 % retention."""
+    rows = []
+    for name in settings:
+        r = runs[(runs["setting"] == name) & (runs["status"] == "ok")]
+        if r.empty:
+            continue
+        ft = r[[f"ft_auroc_{c}" for c in CELL_LINES]].to_numpy(float)
+        sc = r[[f"scratch_auroc_{c}" for c in CELL_LINES]].to_numpy(float)
+        rows.append({
+            "setting": name,
+            "seeds": len(r),
+            "ChromTransfer AUROC (mean of lines)": ft.mean(),
+            "baseline AUROC (mean of lines)": sc.mean(),
+            "ChromTransfer AUROC (lowest line)": ft.min(axis=1).mean(),
+            "baseline AUROC (lowest line)": sc.min(axis=1).mean(),
+            "lines won": r["lines_won"].mean(),
+            "mean AUROC gain": r["mean_auroc_gain"].mean(),
+            "5 % retention": r["ft_retention_5pct"].mean(),
+        })  # fmt: skip
+    return pd.DataFrame(rows).set_index("setting") if rows else pd.DataFrame()
+
+
+def monitor_sentence(
+    runs: pd.DataFrame, *, loss_setting: str = "paper_patience", auroc_setting: str = "auroc_stop"
+) -> str:
+    """What stopping on validation AUROC instead of loss changed, from the recorded runs."""
+    t = setting_comparison(runs, [loss_setting, auroc_setting])
+    if len(t) < 2:
+        return ""
+    a, b = t.loc[loss_setting], t.loc[auroc_setting]
+    return (
+        f"Stopping on validation AUROC ({b['seeds']:.0f} seeds) raised the lowest baseline "
+        f"line's AUROC from {a['baseline AUROC (lowest line)']:.3f} to "
+        f"{b['baseline AUROC (lowest line)']:.3f} and the lowest ChromTransfer line's from "
+        f"{a['ChromTransfer AUROC (lowest line)']:.3f} to "
+        f"{b['ChromTransfer AUROC (lowest line)']:.3f} (means over seeds); the mean AUROC gain "
+        f"of ChromTransfer went from {a['mean AUROC gain']:+.3f} to {b['mean AUROC gain']:+.3f}, "
+        f"with {b['lines won']:.1f} of 6 lines won on average ({a['lines won']:.1f} before)."
+    )
+
+
+#: The width probe's columns, in the order the appendix shows them.
+WIDTH_COLUMNS = (
+    "variant", "n_params", "step_time_vs_quick", "pretrain_test_auroc",
+    "linear_probe_auroc_5%", "linear_probe_auroc_100%", "finetune_100pct_auroc",
+    "finetune_5pct_auroc", "retention_5pct",
+)  # fmt: skip
+
+
+def width_table(probe: pd.DataFrame) -> pd.DataFrame:
+    """The width probe, one row per trunk variant."""
+    return probe[[c for c in WIDTH_COLUMNS if c in probe]].set_index("variant").round(3)
+
+
+def width_sentence(probe: pd.DataFrame, *, goal: float = 0.8) -> str:
+    """The best 5 % retention among the widths, and what its network costs per step."""
+    if probe.empty:
+        return ""
+    base = probe.iloc[0]
+    best = probe.loc[probe["retention_5pct"].idxmax()]
+    text = (
+        f"The network of `quick` kept {base['retention_5pct']:.2f} of its full-data AUROC gain "
+        f"at 5 % here; the best variant, '{best['variant']}', kept "
+        f"{best['retention_5pct']:.2f} at {best['step_time_vs_quick']:.2f}x the time per "
+        "training step"
+    )
+    return text + (f", short of {goal:.2f}." if best["retention_5pct"] < goal else ".")

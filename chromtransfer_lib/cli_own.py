@@ -130,12 +130,13 @@ def _add_finetune(sub: argparse._SubParsersAction) -> None:
         "being the pre-trained model's input length.\n\nRecipe: the --profile's "
         "model.finetune_head, "
         "finetune.{learning_rate, batch_size, max_epochs, patience, monitor, folds} and "
-        "data.{test_chroms, n_folds, flank_exclusion, max_n_fraction}; options below override them. Use the profile "
-        "your pre-trained model was trained with.\n\nOutput folder: dataset/ (codes, regions, "
-        "provenance), runs/fold_<k>/ (history.csv learning curve, model, test metrics), "
-        "model.keras (the first fold's best model, for predict) and finetune.json (sha256 of the "
-        "genome, inputs and models, package versions, counts, recipe, metrics). Re-running the "
-        "same command resumes an interrupted run and reuses finished folds.",
+        "data.{test_chroms, n_folds, flank_exclusion, max_n_fraction}; options below override "
+        "them. Use the profile your pre-trained model was trained with.\n\nOutput folder: "
+        "dataset/ (codes, regions, provenance), runs/fold_<k>/ (history.csv learning curve, "
+        "model, test metrics), model.keras (the first fold's best model, for predict) and "
+        "finetune.json (sha256 of the genome, inputs and models, package versions, counts, "
+        "recipe, metrics). Re-running the same command resumes an interrupted run and reuses "
+        "finished folds.",
         epilog="example:\n\n  chromtransfer finetune --genome hg38.fa --positives peaks.bed "
         "--pretrained pretrain/model.keras --profile paper --out my_model",
     )
@@ -178,8 +179,12 @@ def _add_finetune(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, default=None, help="training batch size")
     p.add_argument("--max-epochs", type=int, default=None, help="maximum number of epochs")
     p.add_argument("--patience", type=int, default=None, help="early-stopping patience (epochs)")
-    p.add_argument("--monitor", choices=("val_loss", "val_auroc"), default=None,
-                   help="what early stopping watches (default: the profile's finetune.monitor)")  # fmt: skip
+    p.add_argument(
+        "--monitor",
+        choices=("val_loss", "val_auroc"),
+        default=None,
+        help="what early stopping watches (default: the profile's finetune.monitor)",
+    )
     p.add_argument(
         "--freeze-trunk",
         action="store_true",

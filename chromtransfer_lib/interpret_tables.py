@@ -123,7 +123,9 @@ def drivers_in_top(ranks: pd.DataFrame, *, n: int = 5, column: str = "top_rank")
     return int((ranks[column] <= n).sum())
 
 
-def _with_cluster_ranks(ranks: pd.DataFrame, ks: pd.DataFrame, clusters: pd.Series) -> pd.DataFrame:
+def with_cluster_ranks(ranks: pd.DataFrame, ks: pd.DataFrame, clusters: pd.Series) -> pd.DataFrame:
+    """Add ``cluster_rank`` and ``cluster_lead`` to :func:`driver_ranks`: where a significant,
+    positive driver's look-alike cluster lands in :func:`.motif_clusters.cluster_ranking`."""
     from .motif_clusters import cluster_ranking
 
     table = cluster_ranking(ks, clusters)
@@ -364,7 +366,7 @@ def driver_rank_table(
                 enr.ks[key], list(drivers[line]), driver_ids=drivers[line], tf_ids=tf_ids
             )
             if clusters is not None:
-                r = _with_cluster_ranks(r, enr.ks[key], clusters)
+                r = with_cluster_ranks(r, enr.ks[key], clusters)
             parts.append(
                 r.assign(
                     line=line,

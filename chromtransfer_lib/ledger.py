@@ -317,6 +317,12 @@ FIXED_CHOICES: tuple[tuple[str, str], ...] = (
         "bZIPs); per-matrix ranks are reported beside them.",
     ),
     (
+        "Early stopping",
+        "The paper gives patiences but not what early stopping watched; Keras' default, the "
+        "validation loss, is used unless a profile's <section>.monitor says val_auroc (binary "
+        "models only). The best epoch's weights are restored.",
+    ),
+    (
         "Pre-training exclusions with the paper's data",
         "rDHSs accessible in any of the six lines are approximated by the regions of the "
         "authors' label files (positives and _NEG rows), which list only line-specific "

@@ -154,19 +154,3 @@ def cluster_ranking(ks: pd.DataFrame, clusters: pd.Series) -> pd.DataFrame:
     return out.assign(rank=np.arange(1, len(out) + 1))[
         ["rank", "cluster", "lead", "D_signed", "members"]
     ]
-
-
-def drivers_in_top_clusters(
-    ks: pd.DataFrame,
-    drivers: Sequence[str],
-    clusters: pd.Series,
-    *,
-    n: int = 5,
-) -> int:
-    """Planted drivers (by TF name, case-insensitive) that are significant with D > 0 and whose
-    cluster is among the ``n`` best of :func:`cluster_ranking`."""
-    top = set(cluster_ranking(ks, clusters)["cluster"].head(n))
-    sig = ks[ks["significant"].astype(bool) & (ks["D_signed"] > 0)]
-    upper = {t.upper(): t for t in sig["tf"]}
-    found = [upper[d.upper()] for d in drivers if d.upper() in upper]
-    return sum(int(clusters.get(t, -1)) in top for t in found)

@@ -398,7 +398,12 @@ def _end_epoch(
 
 
 def _finish(
-    model: keras.Model, state: dict, out_dir: Path, config: dict, start_epoch: int, seconds: float,
+    model: keras.Model,
+    state: dict,
+    out_dir: Path,
+    config: dict,
+    start_epoch: int,
+    seconds: float,
     monitor: str = "val_loss",
 ) -> TrainResult:
     backup = out_dir / "backup"

@@ -66,7 +66,14 @@ pd.DataFrame(
             "model": stages.KIND_LABELS[k],
             **{
                 f: getattr(getattr(prof, k), f)
-                for f in ("learning_rate", "batch_size", "max_epochs", "patience", "monitor", "folds")
+                for f in (
+                    "learning_rate",
+                    "batch_size",
+                    "max_epochs",
+                    "patience",
+                    "monitor",
+                    "folds",
+                )
             },
         }
         for k in stages.MODEL_KINDS

@@ -73,6 +73,7 @@ curves["model"] = pd.Categorical(curves["model"], categories=list(stages.KIND_LA
 # A model over-fits when validation loss rises above training loss. We summarise each run by
 # the gap between the two at the epoch early stopping kept, and by that epoch:
 
+
 # %%
 def _gap_row(kind: str, line: str) -> dict:
     cv = cvs[(kind, line)]

@@ -100,3 +100,51 @@ def test_probe_table_and_sentence_come_from_the_rows() -> None:
     assert "first reached at 25% of the data (450 sequences)" in text
     assert "baseline kept 0.15" in text and "does not by itself separate" in text
     assert calibration.probe_sentence(pd.DataFrame()) == ""
+
+
+def test_setting_comparison_and_monitor_sentence() -> None:
+    import pandas as pd
+
+    from chromtransfer_lib.config import CELL_LINES
+
+    rows = []
+    for setting, ft, sc, status in (
+        ("paper_patience", 0.95, 0.60, "ok"),
+        ("paper_patience", 0.90, 0.80, "ok"),
+        ("auroc_stop", 0.96, 0.95, "ok"),
+        ("auroc_stop", 0.10, 0.10, "failed"),  # failed runs are left out
+    ):
+        row = {"setting": setting, "status": status, "lines_won": 6 if ft > sc else 0}
+        row |= {"mean_auroc_gain": ft - sc, "ft_retention_5pct": 0.5}
+        for i, c in enumerate(CELL_LINES):  # the first line is the lowest one
+            row |= {
+                f"ft_auroc_{c}": ft + 0.01 * min(i, 1),
+                f"scratch_auroc_{c}": sc + 0.01 * min(i, 1),
+            }
+        rows.append(row)
+    runs = pd.DataFrame(rows)
+    t = calibration.setting_comparison(runs, ["paper_patience", "auroc_stop", "absent"])
+    assert list(t.index) == ["paper_patience", "auroc_stop"] and t["seeds"].tolist() == [2, 1]
+    assert t.loc["paper_patience", "baseline AUROC (lowest line)"] == pytest.approx(0.70)
+    assert t.loc["auroc_stop", "mean AUROC gain"] == pytest.approx(0.01)
+    text = calibration.monitor_sentence(runs)
+    assert "lowest baseline line's AUROC from 0.700 to 0.950" in text
+    assert "went from +0.225 to +0.010" in text
+    assert calibration.monitor_sentence(runs[runs["setting"] == "auroc_stop"]) == ""
+
+
+def test_width_table_and_sentence() -> None:
+    import pandas as pd
+
+    probe = pd.DataFrame({
+        "variant": ["widths ÷4 (quick)", "top convolutions 32"],
+        "n_params": [43753, 50000], "step_time_vs_quick": [1.0, 1.2],
+        "pretrain_test_auroc": [0.95, 0.95], "retention_5pct": [0.45, 0.6],
+    })  # fmt: skip
+    t = calibration.width_table(probe)
+    assert list(t.columns) == ["n_params", "step_time_vs_quick", "pretrain_test_auroc",
+                               "retention_5pct"]  # fmt: skip
+    text = calibration.width_sentence(probe)
+    assert "kept 0.45" in text and "'top convolutions 32', kept 0.60 at 1.20x" in text
+    assert text.endswith("short of 0.80.")
+    assert calibration.width_sentence(pd.DataFrame()) == ""

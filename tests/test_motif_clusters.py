@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from chromtransfer_lib import interpret_tables as it
 from chromtransfer_lib import motif_clusters as mc
 from chromtransfer_lib.jaspar import load_jaspar
 
@@ -59,6 +60,7 @@ def test_cluster_ranking_and_driver_counts() -> None:
             "tf": ["A1", "A2", "B", "C", "D", "E", "F", "G"],
             "D_signed": [0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, -0.5],
             "significant": [True, True, True, True, True, True, True, True],
+            "fdr": [1e-6] * 8,
         }
     )
     clusters = pd.Series({"A1": 1, "A2": 1, "B": 2, "C": 3, "D": 4, "E": 5, "F": 6, "G": 7})
@@ -66,8 +68,11 @@ def test_cluster_ranking_and_driver_counts() -> None:
     assert r["lead"].tolist() == ["A1", "B", "C", "D", "E", "F"]  # G: negative D, left out
     assert r.loc[0, "members"] == "A1, A2" and r["rank"].tolist() == [1, 2, 3, 4, 5, 6]
     # per matrix, F is 7th; per cluster it is 6th; A2 shares the top cluster
-    assert mc.drivers_in_top_clusters(ks, ["a2", "F", "G"], clusters, n=5) == 1
-    assert mc.drivers_in_top_clusters(ks, ["a2", "F", "G"], clusters, n=6) == 2
+    ranks = it.with_cluster_ranks(it.driver_ranks(ks, ["a2", "F", "G"]), ks, clusters)
+    assert ranks["cluster_rank"].tolist()[:2] == [1, 6] and np.isnan(ranks["cluster_rank"][2])
+    assert ranks["cluster_lead"].tolist()[:2] == ["A1", "F"] and pd.isna(ranks["cluster_lead"][2])
+    assert it.drivers_in_top(ranks, n=5, column="cluster_rank") == 1
+    assert it.drivers_in_top(ranks, n=6, column="cluster_rank") == 2
     with pytest.raises(KeyError, match="without a cluster"):
         mc.cluster_ranking(ks, clusters.drop("B"))
 
