@@ -302,9 +302,14 @@ def probe_sentence(probe: pd.DataFrame, *, goal: float = 0.8) -> str:
 # --- settings side by side, and the trunk-width probe (experiments/width_probe.py) -----------
 
 
+#: A line model below this test AUROC counts as a weak (failed) line in :func:`setting_comparison`.
+WEAK_AUROC = 0.85
+
+
 def setting_comparison(runs: pd.DataFrame, settings: Sequence[str]) -> pd.DataFrame:
     """Per setting, means over its finished seeds: test AUROC of ChromTransfer and of the
-    baseline (mean and lowest over the six lines), lines won, mean gain and 5 % retention."""
+    baseline (mean and lowest over the six lines), weak lines per run (test AUROC below
+    :data:`WEAK_AUROC`), lines won, mean gain and 5 % retention."""
     rows = []
     for name in settings:
         r = runs[(runs["setting"] == name) & (runs["status"] == "ok")]
@@ -319,6 +324,8 @@ def setting_comparison(runs: pd.DataFrame, settings: Sequence[str]) -> pd.DataFr
             "baseline AUROC (mean of lines)": sc.mean(),
             "ChromTransfer AUROC (lowest line)": ft.min(axis=1).mean(),
             "baseline AUROC (lowest line)": sc.min(axis=1).mean(),
+            "weak ChromTransfer lines": (ft < WEAK_AUROC).sum(axis=1).mean(),
+            "weak baseline lines": (sc < WEAK_AUROC).sum(axis=1).mean(),
             "lines won": r["lines_won"].mean(),
             "mean AUROC gain": r["mean_auroc_gain"].mean(),
             "5 % retention": r["ft_retention_5pct"].mean(),
@@ -339,7 +346,10 @@ def monitor_sentence(
         f"line's AUROC from {a['baseline AUROC (lowest line)']:.3f} to "
         f"{b['baseline AUROC (lowest line)']:.3f} and the lowest ChromTransfer line's from "
         f"{a['ChromTransfer AUROC (lowest line)']:.3f} to "
-        f"{b['ChromTransfer AUROC (lowest line)']:.3f} (means over seeds); the mean AUROC gain "
+        f"{b['ChromTransfer AUROC (lowest line)']:.3f} (means over seeds), and the weak lines "
+        f"(test AUROC < {WEAK_AUROC:g}) per run from {a['weak baseline lines']:.1f} to "
+        f"{b['weak baseline lines']:.1f} (baseline) and {a['weak ChromTransfer lines']:.1f} to "
+        f"{b['weak ChromTransfer lines']:.1f} (ChromTransfer); the mean AUROC gain "
         f"of ChromTransfer went from {a['mean AUROC gain']:+.3f} to {b['mean AUROC gain']:+.3f}, "
         f"with {b['lines won']:.1f} of 6 lines won on average ({a['lines won']:.1f} before)."
     )

@@ -127,9 +127,12 @@ def test_setting_comparison_and_monitor_sentence() -> None:
     assert list(t.index) == ["paper_patience", "auroc_stop"] and t["seeds"].tolist() == [2, 1]
     assert t.loc["paper_patience", "baseline AUROC (lowest line)"] == pytest.approx(0.70)
     assert t.loc["auroc_stop", "mean AUROC gain"] == pytest.approx(0.01)
+    assert t.loc["paper_patience", "weak baseline lines"] == pytest.approx(6.0)  # all < 0.85
+    assert t.loc["paper_patience", "weak ChromTransfer lines"] == pytest.approx(0.0)
     text = calibration.monitor_sentence(runs)
     assert "lowest baseline line's AUROC from 0.700 to 0.950" in text
     assert "went from +0.225 to +0.010" in text
+    assert "from 6.0 to 0.0 (baseline)" in text
     assert calibration.monitor_sentence(runs[runs["setting"] == "auroc_stop"]) == ""
 
 
