@@ -381,3 +381,27 @@ def width_sentence(probe: pd.DataFrame, *, goal: float = 0.8) -> str:
         "training step"
     )
     return text + (f", short of {goal:.2f}." if best["retention_5pct"] < goal else ".")
+
+
+def chosen_setting(runs: pd.DataFrame, chosen: pd.DataFrame) -> str | None:
+    """The setting whose recorded rows ``calibration.csv`` copied (matched on seed, book
+    minutes and pre-training AUROC), or None when no single setting matches every row."""
+    keys = ["seed", "book_minutes", "pretrain_auroc"]
+    if chosen.empty or not set(keys) <= set(runs) or not set(keys) <= set(chosen):
+        return None
+    hits = chosen[keys].round(6).merge(runs[[*keys, "setting"]].round(6), on=keys, how="left")
+    names = set(hits["setting"].dropna())
+    return names.pop() if len(names) == 1 and hits["setting"].notna().all() else None
+
+
+def criteria_sentence(runs: pd.DataFrame, setting: str) -> str:
+    """How many of a setting's finished seeds meet each criterion, in the criteria's order."""
+    r = runs[(runs["setting"] == setting) & (runs["status"] == "ok")]
+    ok_cols = [c for c in runs.columns if c.startswith("ok:")]
+    if r.empty or not ok_cols:
+        return ""
+    counts = ", ".join(
+        f"criterion {i} in {int(r[c].astype(bool).sum())} of {len(r)}"
+        for i, c in enumerate(ok_cols, start=1)
+    )
+    return f"Setting `{setting}` meets {counts} seeds."

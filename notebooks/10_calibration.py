@@ -50,6 +50,7 @@ from chromtransfer_lib import calibration as calibration_report
 from chromtransfer_lib import stages
 from chromtransfer_lib.book import find_repo_root
 from chromtransfer_lib.calibration import CALIBRATION_COLUMNS
+from chromtransfer_lib.config import load_profile
 
 ctx = stages.start_chapter(profile, run_dir)
 root = find_repo_root()
@@ -59,6 +60,15 @@ grid = yaml.safe_load(grid_path.read_text())
 runs = pd.read_csv(runs_path) if runs_path.is_file() else pd.DataFrame()
 glue("n_runs", len(runs), display=False)
 print(f"{len(runs)} recorded runs in {runs_path.relative_to(root)}")
+calib_csv = root / "experiments" / "calibration" / "calibration.csv"
+chosen = pd.read_csv(calib_csv) if calib_csv.is_file() else pd.DataFrame()
+setting = calibration_report.chosen_setting(runs, chosen) if len(runs) else None
+status = calibration_report.criteria_sentence(runs, setting) if setting else ""
+glue("quick_status", status or "No calibrated setting is recorded.", display=False)
+
+# %% [markdown]
+# **Where `quick` stands.** {glue:text}`quick_status` The rest of this page shows the runs
+# behind that line, what failed and why, and what was tried for the criteria not met.
 
 # %% [markdown]
 # ## The settings tried
@@ -132,16 +142,26 @@ per_setting.rename(columns=lambda c: c.removeprefix("ok:"))
 
 # %%
 glue("monitor_sentence", calibration_report.monitor_sentence(runs), display=False)
+drivers_ok = "ok:drivers_top5_ft>=2_and_lower_pretrained"
+for name, setting in (
+    ("drivers_share_auroc", "auroc_stop"),
+    ("drivers_share_loss", "paper_patience"),
+):
+    mine = runs.loc[runs["setting"] == setting, drivers_ok] if drivers_ok in runs else []
+    glue(name, f"{int(sum(mine))} of {len(mine)}", display=False)
 calibration_report.setting_comparison(runs, list(grid["settings"])).round(3)
 
 # %% [markdown]
 # {glue:text}`monitor_sentence` Stopping on AUROC rescues the models that stopping on the loss
-# halted too early — and most of those were baselines. In this world, a from-scratch model
-# trained to its best validation AUROC comes close to ChromTransfer on the full data, so much
-# of ChromTransfer's full-data margin under loss-based stopping is the baselines' early stops,
-# the behaviour the paper itself describes for its baselines ("early stopping only after a few
-# epochs", Figure 2A). `quick` keeps the validation loss, the paper's likely monitor, and
-# this appendix records both; a profile may set `<section>.monitor: val_auroc`.
+# halted too early, of both kinds, and with them the planted drivers: the fine-tuned models
+# rank them in the top clusters in {glue:text}`drivers_share_auroc` of `auroc_stop` runs
+# against {glue:text}`drivers_share_loss` of `paper_patience` runs. But in this world a
+# from-scratch model trained to its best validation AUROC comes close to ChromTransfer on the
+# full data: most of ChromTransfer's full-data margin under loss-based stopping is the
+# baselines' early stops — the behaviour the paper describes for its own baselines ("early
+# stopping only after a few epochs", Figure 2A). `quick` keeps the validation loss, the paper's
+# likely monitor, and this appendix records both; a profile may set
+# `<section>.monitor: val_auroc`.
 
 # %% [markdown]
 # ### Data efficiency at this scale
@@ -179,14 +199,18 @@ calibration_report.probe_table(probe) if len(probe) else Markdown("No probe has 
 # can mix the lines' drivers, and a model fine-tuned on a few dozen sequences has to un-mix them.
 # `experiments/width_probe.py` pre-trained wider trunks on the same world (seed 1 of
 # `auroc_stop`, whose runs stop on validation AUROC) and measured each step again, with the
-# time per training step against the `quick` network in the same process.
-# {glue:text}`width_sentence`
+# time per training step against the `quick` network in the same process (the `quick` row
+# times that network against itself: its ratio is the timing noise). Two repetitions at 5 %
+# per width. {glue:text}`width_sentence` Neither the linear probe nor the 5 % models moved
+# enough for a wider trunk to be the missing piece at this world's size, and criterion 3 stays
+# unmet: the 5 % subset is too small in absolute terms.
 
 # %%
-sim = ctx.profile.simulation
+quick = load_profile("quick")  # this section is about quick, whichever profile renders it
+sim = quick.simulation
 broad = set(sim.generic_vocabulary) | {d for ds in sim.drivers.values() for d in ds}
 glue("n_broad", len(broad), display=False)
-glue("n_channels", ctx.profile.model.top_filters, display=False)
+glue("n_channels", quick.model.top_filters, display=False)
 width_path = root / "experiments" / "calibration" / "width_probe.csv"
 widths = pd.read_csv(width_path) if width_path.is_file() else pd.DataFrame()
 glue("width_sentence", calibration_report.width_sentence(widths), display=False)

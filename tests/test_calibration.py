@@ -151,3 +151,20 @@ def test_width_table_and_sentence() -> None:
     assert "kept 0.45" in text and "'top convolutions 32', kept 0.60 at 1.20x" in text
     assert text.endswith("short of 0.80.")
     assert calibration.width_sentence(pd.DataFrame()) == ""
+
+
+def test_chosen_setting_and_criteria_sentence() -> None:
+    import pandas as pd
+
+    runs = pd.DataFrame({
+        "setting": ["a", "a", "b"], "seed": [1, 2, 1], "status": ["ok", "ok", "ok"],
+        "book_minutes": [18.1, 16.0, 18.1], "pretrain_auroc": [0.948, 0.946, 0.951],
+        "ok:one": [True, True, False], "ok:two": [True, False, True],
+    })  # fmt: skip
+    chosen = runs[runs["setting"] == "a"].drop(columns=["setting", "status"])
+    assert calibration.chosen_setting(runs, chosen) == "a"
+    assert calibration.chosen_setting(runs, chosen.assign(pretrain_auroc=0.5)) is None
+    assert calibration.chosen_setting(runs, pd.DataFrame()) is None
+    text = calibration.criteria_sentence(runs, "a")
+    assert text == "Setting `a` meets criterion 1 in 2 of 2, criterion 2 in 1 of 2 seeds."
+    assert calibration.criteria_sentence(runs, "c") == ""
