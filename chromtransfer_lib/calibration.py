@@ -226,6 +226,20 @@ def calibration_table(runs: pd.DataFrame, *, setting: str) -> pd.DataFrame:
 # --- the retention probe (experiments/retention_probe.py) -------------------------------------
 
 
+def append_row(path: Path, row: Mapping[str, Any]) -> None:
+    """Append one row to a CSV table that several probe processes write: under a lock file,
+    read, append, write a temporary file and rename it over the table."""
+    import fcntl
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        now = pd.read_csv(path) if path.is_file() else pd.DataFrame()
+        merged = pd.concat([now, pd.DataFrame([dict(row)])], ignore_index=True)
+        merged.to_csv(path.with_suffix(".tmp"), index=False)
+        path.with_suffix(".tmp").replace(path)
+
+
 def probe_table(probe: pd.DataFrame) -> pd.DataFrame:
     """One row per probe variant (in recorded order): subset size, repetitions, mean test AUROC
     and mean retention of the full-data model's AUROC gain over 0.5."""

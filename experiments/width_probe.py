@@ -20,7 +20,6 @@ are skipped; run again to resume). The book's calibration appendix shows the tab
 from __future__ import annotations
 
 import argparse
-import fcntl
 import json
 import os
 import sys
@@ -106,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     from sklearn.metrics import roc_auc_score
 
     from chromtransfer_lib import bootstrap, stages
+    from chromtransfer_lib.calibration import append_row
     from chromtransfer_lib.config import load_profile
     from chromtransfer_lib.model import extract_trunk
     from chromtransfer_lib.sequence import one_hot_tensor
@@ -193,13 +193,7 @@ def main(argv: list[str] | None = None) -> int:
         row["finetune_5pct_seconds"] = float(np.mean(seconds))
         row["retention_5pct"] = (row["finetune_5pct_auroc"] - 0.5) / (full_auroc - 0.5)
         print(json.dumps(row), flush=True)
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        with open(args.out.with_suffix(".lock"), "w") as lock:  # parts append one at a time
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            now = pd.read_csv(args.out) if args.out.is_file() else pd.DataFrame()
-            merged = pd.concat([now, pd.DataFrame([row])], ignore_index=True)
-            merged.to_csv(args.out.with_suffix(".tmp"), index=False)
-            args.out.with_suffix(".tmp").replace(args.out)
+        append_row(args.out, row)  # parts append one at a time
     return 0
 
 

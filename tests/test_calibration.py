@@ -168,3 +168,14 @@ def test_chosen_setting_and_criteria_sentence() -> None:
     text = calibration.criteria_sentence(runs, "a")
     assert text == "Setting `a` meets criterion 1 in 2 of 2, criterion 2 in 1 of 2 seeds."
     assert calibration.criteria_sentence(runs, "c") == ""
+
+
+def test_append_row_keeps_earlier_rows_and_adds_columns(tmp_path: Path) -> None:
+    import pandas as pd
+
+    table = tmp_path / "probe" / "rows.csv"
+    calibration.append_row(table, {"variant": "a", "auroc": 0.7})
+    calibration.append_row(table, {"variant": "b", "auroc": 0.8, "seconds": 3.0})
+    got = pd.read_csv(table)
+    assert got["variant"].tolist() == ["a", "b"] and got["seconds"].isna().tolist() == [True, False]
+    assert not table.with_suffix(".tmp").exists()
