@@ -142,7 +142,7 @@ class TrainConfig:
     max_epochs: int
     patience: int
     monitor: str
-    """What early stopping watches: ``val_loss`` (the paper's, Keras' default) or
+    """What early stopping watches: ``val_loss`` (Keras' default; the paper names none) or
     ``val_auroc`` (binary models only)."""
     folds: tuple[int, ...]
     mixed_precision: str | None

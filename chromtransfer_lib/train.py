@@ -232,8 +232,9 @@ def train_model(
         Stop (without finishing the run) after this many epochs of this call: simulates an
         interruption in tests; the backup lets a later call continue.
     monitor
-        What early stopping watches: ``"val_loss"`` (lower is better; Keras' default and the
-        paper's) or ``"val_auroc"`` (higher is better; binary models only).
+        What early stopping watches: ``"val_loss"`` (lower is better; Keras' default, and so
+        presumably the paper's, which names none) or ``"val_auroc"`` (higher is better; binary
+        models only).
 
     Raises
     ------
