@@ -193,6 +193,36 @@ def epoch_repeats(n_train: int, recipe: Recipe, *, min_steps: int) -> int:
     return max(1, -(-(steps_per_epoch * recipe.batch_size) // n_train))
 
 
+def train_on_subset(
+    build: BuildFn,
+    recipe: Recipe,
+    *,
+    codes: np.ndarray,
+    labels: np.ndarray,
+    rows: np.ndarray,
+    val_rows: np.ndarray,
+    out_dir: Path,
+    random_state: int,
+    min_steps: int,
+    extra_config: Mapping[str, Any] | None = None,
+) -> tuple[TrainResult, int]:
+    """Train a fresh model (``build(random_state)``) on a subset, its ``rows`` repeated within
+    each epoch as :func:`epoch_repeats` asks; returns the run and the repeat count (recorded
+    in ``extra_config`` as ``epoch_repeats`` when one is given)."""
+    repeats = epoch_repeats(int(rows.size), recipe, min_steps=min_steps)
+    run = train_model(
+        build(random_state),
+        train=(codes, labels, np.tile(rows, repeats)),
+        val=(codes, labels, val_rows),
+        out_dir=out_dir,
+        random_state=random_state,
+        progress=False,
+        extra_config=None if extra_config is None else {**extra_config, "epoch_repeats": repeats},
+        **recipe._asdict(),
+    )
+    return run, repeats
+
+
 def run_bootstrap(
     builders: Mapping[str, BuildFn],
     recipes: Mapping[str, Recipe],
@@ -283,22 +313,21 @@ def run_bootstrap(
             if subsample_validation
             else np.asarray(val_indices)
         )
-        recipe = recipes[unit.kind]
-        repeats = epoch_repeats(int(tr.size), recipe, min_steps=min_steps)
-        run = train_model(
-            builders[unit.kind](unit.random_state),
-            train=(codes, labels, np.tile(tr, repeats)),
-            val=(codes, labels, va),
+        run, repeats = train_on_subset(
+            builders[unit.kind],
+            recipes[unit.kind],
+            codes=codes,
+            labels=labels,
+            rows=tr,
+            val_rows=va,
             out_dir=folder,
             random_state=unit.random_state,
-            progress=False,
+            min_steps=min_steps,
             extra_config={
                 "kind": unit.kind,
                 "fraction": unit.fraction,
                 "repetition": unit.repetition,
-                "epoch_repeats": repeats,
             },
-            **recipe._asdict(),
         )
         metrics, p_test = _score(run, codes, labels, va, test_indices, predict_batch_size)
         _write_npy(folder / "test_proba.npy", p_test.astype(np.float32))

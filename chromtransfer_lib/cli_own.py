@@ -14,6 +14,8 @@ import logging
 import tempfile
 from pathlib import Path
 
+from chromtransfer_lib.config import MONITORS
+
 log = logging.getLogger("chromtransfer")
 
 
@@ -181,7 +183,7 @@ def _add_finetune(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--patience", type=int, default=None, help="early-stopping patience (epochs)")
     p.add_argument(
         "--monitor",
-        choices=("val_loss", "val_auroc"),
+        choices=tuple(MONITORS),
         default=None,
         help="what early stopping watches (default: the profile's finetune.monitor)",
     )

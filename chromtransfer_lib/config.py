@@ -29,8 +29,8 @@ AUTHOR_SPELLING: dict[str, str] = {c: ("HEPG2" if c == "HepG2" else c) for c in 
 UNIVERSAL_NEGATIVE = "Negative"
 
 PROFILE_NAMES: tuple[str, ...] = ("smoke", "quick", "paper")
-#: Early-stopping monitors (:data:`chromtransfer_lib.train.MONITORS` gives their direction).
-MONITORS: tuple[str, ...] = ("val_loss", "val_auroc")
+#: What early stopping may watch, and whether lower (``min``) or higher (``max``) is better.
+MONITORS: dict[str, str] = {"val_loss": "min", "val_auroc": "max"}
 
 
 class ConfigError(ValueError):

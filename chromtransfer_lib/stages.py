@@ -220,7 +220,9 @@ MODEL_KINDS = ("finetune", "scratch")
 KIND_LABELS = {"finetune": "ChromTransfer", "scratch": "binary baseline"}
 
 
-def _recipe(tc: object) -> object:
+def recipe(tc: object) -> object:
+    """A profile section's :class:`~chromtransfer_lib.bootstrap.Recipe` (``TrainConfig`` minus
+    folds and precision)."""
     from chromtransfer_lib.bootstrap import Recipe
 
     return Recipe(tc.learning_rate, tc.batch_size, tc.max_epochs, tc.patience, tc.monitor)
@@ -276,7 +278,7 @@ def ensure_pretrained(ctx: RunContext, datasets: Datasets) -> object:
     ds = datasets.pretrain
     return cross_validate(
         build,
-        _recipe(prof.pretrain),
+        recipe(prof.pretrain),
         codes=ds.codes,
         labels=ds.labels,
         folds=ds.regions["fold"].to_numpy(),
@@ -309,7 +311,7 @@ def ensure_line_model(
     ds = datasets.finetune[line]
     return cross_validate(
         build,
-        _recipe(tc),
+        recipe(tc),
         codes=ds.codes,
         labels=ds.labels,
         folds=ds.regions["fold"].to_numpy(),
@@ -441,7 +443,7 @@ def ensure_bootstrap(
     part = ds.partition(prof.finetune.folds[0])
     return run_bootstrap(
         {k: line_model_builder(ctx, pretrain_cv, kind=k) for k in kinds},
-        {k: _recipe(getattr(prof, k)) for k in kinds},
+        {k: recipe(getattr(prof, k)) for k in kinds},
         codes=ds.codes,
         labels=ds.labels,
         train_indices=part.train,

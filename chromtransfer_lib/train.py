@@ -40,13 +40,11 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
+from chromtransfer_lib.config import MONITORS
 from chromtransfer_lib.model import load_model
 from chromtransfer_lib.tfdata import make_dataset
 
 log = logging.getLogger(__name__)
-
-#: What early stopping may watch, and whether lower (``min``) or higher (``max``) is better.
-MONITORS = {"val_loss": "min", "val_auroc": "max"}
 
 
 class Split(NamedTuple):

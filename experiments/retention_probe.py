@@ -57,7 +57,6 @@ def main(argv: list[str] | None = None) -> int:
     from chromtransfer_lib.model import extract_trunk
     from chromtransfer_lib.sequence import one_hot_tensor
     from chromtransfer_lib.tfdata import predict_proba
-    from chromtransfer_lib.train import train_model
 
     ctx = stages.RunContext.create(args.run_dir / "profile.yaml", args.run_dir)
     prof = ctx.profile
@@ -96,17 +95,17 @@ def main(argv: list[str] | None = None) -> int:
         tc = getattr(prof, kind)
         lr = tc.learning_rate if lr is None else lr
         steps = prof.bootstrap.min_steps if steps is None else steps
-        recipe = bootstrap.Recipe(lr, tc.batch_size, tc.max_epochs, tc.patience)
-        repeats = bootstrap.epoch_repeats(sub.size, recipe, min_steps=steps)
         t0 = time.perf_counter()
-        result = train_model(
-            stages.line_model_builder(ctx, pre, kind=kind)(seed),
-            train=(ds.codes, y, np.tile(sub, repeats)),
-            val=(ds.codes, y, val),
+        result, _ = bootstrap.train_on_subset(
+            stages.line_model_builder(ctx, pre, kind=kind),
+            stages.recipe(tc)._replace(learning_rate=lr),
+            codes=ds.codes,
+            labels=y,
+            rows=sub,
+            val_rows=val,
             out_dir=args.run_dir / "retention_probe" / variant.replace(" ", "_") / f"rep_{r}",
             random_state=seed,
-            progress=False,
-            **recipe._asdict(),
+            min_steps=steps,
         )
         p = predict_proba(result.model, ds.codes, indices=te)
         record({

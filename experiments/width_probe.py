@@ -110,7 +110,6 @@ def main(argv: list[str] | None = None) -> int:
     from chromtransfer_lib.model import extract_trunk
     from chromtransfer_lib.sequence import one_hot_tensor
     from chromtransfer_lib.tfdata import predict_proba
-    from chromtransfer_lib.train import train_model
 
     done = pd.read_csv(args.out) if args.out.is_file() else pd.DataFrame()
     have = set(zip(done["run"], done["variant"], strict=True)) if len(done) else set()
@@ -166,24 +165,23 @@ def main(argv: list[str] | None = None) -> int:
         row["finetune_100pct_seconds"] = time.perf_counter() - t0
         row["finetune_100pct_auroc"] = full_auroc = float(full.ensemble["auroc"])
 
-        tc = prof.finetune
-        recipe = bootstrap.Recipe(tc.learning_rate, tc.batch_size, tc.max_epochs, tc.patience,
-                                  tc.monitor)  # fmt: skip
+        recipe = stages.recipe(prof.finetune)
         build = stages.line_model_builder(ctx, pre, kind="finetune")
         aurocs, seconds = [], []
         for r in range(REPETITIONS):
             seed = bootstrap.unit_seed(prof.seed, FRACTION, r)
             sub = bootstrap.stratified_subsample(tr, y, FRACTION, random_state=seed)
-            repeats = bootstrap.epoch_repeats(sub.size, recipe, min_steps=prof.bootstrap.min_steps)
             t0 = time.perf_counter()
-            result = train_model(
-                build(seed),
-                train=(ds.codes, y, np.tile(sub, repeats)),
-                val=(ds.codes, y, va),
+            result, _ = bootstrap.train_on_subset(
+                build,
+                recipe,
+                codes=ds.codes,
+                labels=y,
+                rows=sub,
+                val_rows=va,
                 out_dir=vdir / "width_probe_5pct" / f"rep_{r}",
                 random_state=seed,
-                progress=False,
-                **recipe._asdict(),
+                min_steps=prof.bootstrap.min_steps,
             )
             seconds.append(time.perf_counter() - t0)
             aurocs.append(roc_auc_score(y[te], predict_proba(result.model, ds.codes, indices=te)))
