@@ -2,7 +2,7 @@
 
 Writes a synthetic genome (random bases, soft-masked stretches, N runs; 60-column FASTA) into
 a temporary directory, draws random regions in shuffled chromosome order, and times
-:func:`chromtransfer_lib.sequence.extract_sequences` into a memory-mapped ``.npy``. The
+:func:`chromtransfer_lib.genome.sequence.extract_sequences` into a memory-mapped ``.npy``. The
 reference, measured in the same run on a subset, is the per-region loop of the original code:
 one pyfaidx fetch per region and a Python one-hot. Temporary files are removed at the end.
 
@@ -29,7 +29,7 @@ import pandas as pd
 import pyfaidx
 from numpy.lib.format import open_memmap
 
-from chromtransfer_lib.sequence import extract_sequences, open_fasta
+from chromtransfer_lib.genome.sequence import extract_sequences, open_fasta
 
 LETTERS = np.frombuffer(b"ACGTacgtN", dtype=np.uint8)
 

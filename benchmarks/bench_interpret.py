@@ -26,11 +26,11 @@ import time
 
 import numpy as np
 
-from chromtransfer_lib.attribution import in_silico_mutagenesis
-from chromtransfer_lib.jaspar import load_jaspar
-from chromtransfer_lib.motifs import prepare_motifs, scan_motifs
-from chromtransfer_lib.pvalues import reverse_complement_matrix
-from chromtransfer_lib.sequence import decode_sequences, one_hot, reverse_complement
+from chromtransfer_lib.genome.jaspar import load_jaspar
+from chromtransfer_lib.genome.sequence import decode_sequences, one_hot, reverse_complement
+from chromtransfer_lib.interpret.attribution import in_silico_mutagenesis
+from chromtransfer_lib.interpret.pvalues import reverse_complement_matrix
+from chromtransfer_lib.interpret.scan import prepare_motifs, scan_motifs
 
 SEQ_LEN = 600
 N_ISM = 6
@@ -62,7 +62,7 @@ def naive_ism(model, codes: np.ndarray) -> np.ndarray:
 def bench_ism() -> dict:
     import keras
 
-    from chromtransfer_lib.model import build_network
+    from chromtransfer_lib.models.network import build_network
 
     model = build_network(
         seq_len=SEQ_LEN,

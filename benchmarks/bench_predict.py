@@ -40,7 +40,7 @@ CHROMS = {"chr1": 8_000_000, "chr2": 6_000_000, "chr3": 5_000_000, "chr4": 3_000
 def make_inputs(folder: Path, counts: list[int], *, seed: int = 0) -> dict[str, Path]:
     """Genome, model and one BED per count (the first ``n`` of one sorted region draw)."""
     from chromtransfer_lib.config import load_profile
-    from chromtransfer_lib.model import build_pretrain_model
+    from chromtransfer_lib.models.network import build_pretrain_model
 
     rng = np.random.default_rng(seed)
     with open(folder / "genome.fa", "w") as fh:

@@ -78,9 +78,9 @@ def _fit_rate(model, data, n: int) -> float:
 def bench_width(name: str, *, steps: int, tmp: Path, bf16: bool) -> dict:
     import keras
 
-    from chromtransfer_lib import model as M
-    from chromtransfer_lib import tfdata
-    from chromtransfer_lib.sequence import one_hot
+    from chromtransfer_lib.data import pipeline as tfdata
+    from chromtransfer_lib.genome.sequence import one_hot
+    from chromtransfer_lib.models import network as M
 
     w = _widths(name)
     bs, seq_len = w.pop("batch_size"), w["seq_len"]
@@ -134,8 +134,8 @@ def rss_worker(path: str) -> None:
     """One run on a memmapped dataset; prints peak RSS in GiB (a fresh process each time)."""
     import keras
 
-    from chromtransfer_lib import model as M
-    from chromtransfer_lib import tfdata
+    from chromtransfer_lib.data import pipeline as tfdata
+    from chromtransfer_lib.models import network as M
 
     codes = np.load(path, mmap_mode="r")
     n, seq_len = codes.shape

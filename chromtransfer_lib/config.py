@@ -39,7 +39,7 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class SimulationConfig:
-    """Knobs of the simulated ENCODE-like world (see :mod:`chromtransfer_lib.simulate`).
+    """Knobs of the simulated ENCODE-like world (see :mod:`chromtransfer_lib.sim.world`).
 
     Lengths are in bp; ``(lo, hi)`` pairs are inclusive ranges drawn uniformly per item.
 
@@ -109,7 +109,7 @@ class SimulationConfig:
 
 @dataclass(frozen=True)
 class DataConfig:
-    """How regions become datasets (:mod:`chromtransfer_lib.regions`, :mod:`.data`)."""
+    """How regions become datasets (:mod:`chromtransfer_lib.genome.regions`, :mod:`.data`)."""
 
     source: str
     seq_len: int
@@ -122,7 +122,7 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Network widths (paper widths by default) and heads (:mod:`chromtransfer_lib.model`)."""
+    """Network widths (paper widths by default) and heads (:mod:`chromtransfer_lib.models.network`)."""
 
     stem_filters: int
     res1_filters: int
@@ -135,7 +135,7 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """One training recipe (:mod:`chromtransfer_lib.train`)."""
+    """One training recipe (:mod:`chromtransfer_lib.models.train`)."""
 
     learning_rate: float
     batch_size: int

@@ -237,20 +237,3 @@ def summarise(table: pd.DataFrame, *, by: Sequence[str], metrics: Sequence[str])
     out.columns = [f"{m}_{'sd' if s == 'std' else s}" for m, s in out.columns]
     out["n_runs"] = g.size()
     return out.reset_index()
-
-
-def evaluate_model(
-    model,
-    codes: np.ndarray,
-    labels: np.ndarray,
-    *,
-    indices: np.ndarray | None = None,
-    threshold: float = 0.5,
-    batch_size: int = 512,
-) -> tuple[dict[str, float], np.ndarray]:
-    """Predict ``codes[indices]`` with a compiled call and score them: ``(metrics, p)``."""
-    from chromtransfer_lib.tfdata import predict_proba
-
-    rows = np.arange(len(labels)) if indices is None else np.asarray(indices)
-    p = predict_proba(model, codes, indices=rows, batch_size=batch_size)
-    return binary_metrics(np.asarray(labels)[rows], p, threshold=threshold), p

@@ -34,9 +34,21 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .owndata import _temp_for, check_fasta_index, check_output, header_lines, provenance
-from .regions import COLS, RegionError, read_bed, recentre, validate_regions
-from .sequence import N_CODE, chrom_sizes, extract_sequences, n_fraction, read_chromosome
+from chromtransfer_lib.data.own import (
+    _temp_for,
+    check_fasta_index,
+    check_output,
+    header_lines,
+    provenance,
+)
+from chromtransfer_lib.genome.regions import COLS, RegionError, read_bed, recentre, validate_regions
+from chromtransfer_lib.genome.sequence import (
+    N_CODE,
+    chrom_sizes,
+    extract_sequences,
+    n_fraction,
+    read_chromosome,
+)
 
 log = logging.getLogger(__name__)
 
@@ -206,8 +218,8 @@ def predict_regions(
     sizes = chrom_sizes(genome)
     chunks = iter_bed_chunks(regions_bed, chunk_size=chunk_size, chrom_sizes=sizes)
     chunks = itertools.chain([next(chunks)], chunks)  # errors in the first chunk: before TF
-    from .model import load_model
-    from .tfdata import Predictor, predict_proba
+    from chromtransfer_lib.data.pipeline import Predictor, predict_proba
+    from chromtransfer_lib.models.network import load_model
 
     net = load_model(model, expected_seq_len=seq_len)
     length = int(net.inputs[0].shape[1])
@@ -298,9 +310,9 @@ def attribute_regions(
     check_output(out_dir, new_folder=True)
     check_fasta_index(genome)
     sizes = chrom_sizes(genome)
-    from .attribution import grad_x_input, in_silico_mutagenesis
-    from .model import load_model
-    from .tfdata import predict_proba
+    from chromtransfer_lib.data.pipeline import predict_proba
+    from chromtransfer_lib.interpret.attribution import grad_x_input, in_silico_mutagenesis
+    from chromtransfer_lib.models.network import load_model
 
     net = load_model(model, expected_seq_len=seq_len)
     length = int(net.inputs[0].shape[1])
@@ -378,8 +390,8 @@ def motif_enrichment(
     non-overlapping sites of other TFs, Benjamini–Hochberg at ``fdr``
     (:func:`.enrichment.ks_enrichment`).
     """
-    from .enrichment import ks_enrichment, site_scores
-    from .motifs import prepare_motifs, scan_motifs
+    from chromtransfer_lib.interpret.enrichment import ks_enrichment, site_scores
+    from chromtransfer_lib.interpret.scan import prepare_motifs, scan_motifs
 
     a = attributions
     rows = np.flatnonzero(a.regions["probability"].to_numpy(np.float64) >= min_probability)

@@ -52,11 +52,12 @@ def main(argv: list[str] | None = None) -> int:
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import roc_auc_score
 
-    from chromtransfer_lib import bootstrap, stages
-    from chromtransfer_lib.calibration import append_row
-    from chromtransfer_lib.model import extract_trunk
-    from chromtransfer_lib.sequence import one_hot_tensor
-    from chromtransfer_lib.tfdata import predict_proba
+    from chromtransfer_lib.book import stages
+    from chromtransfer_lib.book.calibration import append_row
+    from chromtransfer_lib.data.pipeline import predict_proba
+    from chromtransfer_lib.genome.sequence import one_hot_tensor
+    from chromtransfer_lib.models import grids as bootstrap
+    from chromtransfer_lib.models.network import extract_trunk
 
     ctx = stages.RunContext.create(args.run_dir / "profile.yaml", args.run_dir)
     prof = ctx.profile

@@ -62,7 +62,7 @@ def relative_cost(base_kw: dict, overrides: dict, *, batch: int = 64, steps: int
     this process on the same random batches, alternately, three times; the fastest of each."""
     import keras
 
-    from chromtransfer_lib.model import build_pretrain_model
+    from chromtransfer_lib.models.network import build_pretrain_model
 
     rng = np.random.default_rng(0)
     x = np.eye(4, dtype="float32")[rng.integers(0, 4, (batch * steps, base_kw["seq_len"]))]
@@ -104,12 +104,13 @@ def main(argv: list[str] | None = None) -> int:
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import roc_auc_score
 
-    from chromtransfer_lib import bootstrap, stages
-    from chromtransfer_lib.calibration import append_row
+    from chromtransfer_lib.book import stages
+    from chromtransfer_lib.book.calibration import append_row
     from chromtransfer_lib.config import load_profile
-    from chromtransfer_lib.model import extract_trunk
-    from chromtransfer_lib.sequence import one_hot_tensor
-    from chromtransfer_lib.tfdata import predict_proba
+    from chromtransfer_lib.data.pipeline import predict_proba
+    from chromtransfer_lib.genome.sequence import one_hot_tensor
+    from chromtransfer_lib.models import grids as bootstrap
+    from chromtransfer_lib.models.network import extract_trunk
 
     done = pd.read_csv(args.out) if args.out.is_file() else pd.DataFrame()
     have = set(zip(done["run"], done["variant"], strict=True)) if len(done) else set()

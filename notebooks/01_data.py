@@ -39,8 +39,9 @@ import plotnine as p9
 from IPython.display import display
 from myst_nb import glue
 
-from chromtransfer_lib import jaspar, plots, report, results, stages
-from chromtransfer_lib.simulate import PAPER_NEGATIVES, PAPER_POSITIVES
+from chromtransfer_lib.book import plots, report, results, stages
+from chromtransfer_lib.genome import jaspar
+from chromtransfer_lib.sim.world import PAPER_NEGATIVES, PAPER_POSITIVES
 
 ctx = stages.start_chapter(profile, run_dir)
 prof = ctx.profile

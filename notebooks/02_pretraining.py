@@ -38,9 +38,9 @@ import pandas as pd
 import plotnine as p9
 from myst_nb import glue
 
-from chromtransfer_lib import plots, report, results, stages
-from chromtransfer_lib.model import build_pretrain_model
-from chromtransfer_lib.tfdata import predict_proba
+from chromtransfer_lib.book import plots, report, results, stages
+from chromtransfer_lib.data.pipeline import predict_proba
+from chromtransfer_lib.models.network import build_pretrain_model
 
 ctx = stages.start_chapter(profile, run_dir)
 prof = ctx.profile

@@ -41,10 +41,10 @@ import pandas as pd
 import plotnine as p9
 from myst_nb import glue
 
-from chromtransfer_lib import plots, report, results, stages
+from chromtransfer_lib.book import plots, report, results, stages
 from chromtransfer_lib.config import CELL_LINES
+from chromtransfer_lib.data.pipeline import predict_proba
 from chromtransfer_lib.evaluate import choose_threshold
-from chromtransfer_lib.tfdata import predict_proba
 
 ctx = stages.start_chapter(profile, run_dir)
 prof = ctx.profile

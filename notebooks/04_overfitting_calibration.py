@@ -31,7 +31,7 @@ import pandas as pd
 import plotnine as p9
 from myst_nb import glue
 
-from chromtransfer_lib import plots, report, results, stages
+from chromtransfer_lib.book import plots, report, results, stages
 from chromtransfer_lib.config import CELL_LINES
 
 ctx = stages.start_chapter(profile, run_dir)

@@ -39,8 +39,8 @@ import pandas as pd
 import plotnine as p9
 from myst_nb import glue
 
-from chromtransfer_lib import plots, report, results, stages
-from chromtransfer_lib.bootstrap import bootstrap_table, collect_units
+from chromtransfer_lib.book import plots, report, results, stages
+from chromtransfer_lib.models.grids import bootstrap_table, collect_units
 
 ctx = stages.start_chapter(profile, run_dir)
 prof = ctx.profile

@@ -42,10 +42,12 @@ import pandas as pd
 from IPython.display import display
 from myst_nb import glue
 
-from chromtransfer_lib import book, enrichment, results, stages
-from chromtransfer_lib import interpret_tables as tables
-from chromtransfer_lib import interpretation as interp
-from chromtransfer_lib import plots_interpret as pi
+from chromtransfer_lib.book import interpret_tables as tables
+from chromtransfer_lib.book import interpretation as interp
+from chromtransfer_lib.book import plots_interpret as pi
+from chromtransfer_lib.book import results, stages
+from chromtransfer_lib.book import runner as book
+from chromtransfer_lib.interpret import enrichment
 
 ctx = stages.start_chapter(profile, run_dir)
 prof, cfg = ctx.profile, ctx.profile.interpret

@@ -44,11 +44,13 @@ import pandas as pd
 from IPython.display import display
 from myst_nb import glue
 
-from chromtransfer_lib import book, motif_clusters, results, stages
-from chromtransfer_lib import interpret_tables as tables
-from chromtransfer_lib import interpretation as interp
-from chromtransfer_lib import plots_interpret as pi
-from chromtransfer_lib.jaspar import load_jaspar
+from chromtransfer_lib.book import interpret_tables as tables
+from chromtransfer_lib.book import interpretation as interp
+from chromtransfer_lib.book import plots_interpret as pi
+from chromtransfer_lib.book import results, stages
+from chromtransfer_lib.book import runner as book
+from chromtransfer_lib.genome.jaspar import load_jaspar
+from chromtransfer_lib.interpret import clusters as motif_clusters
 
 ctx = stages.start_chapter(profile, run_dir)
 prof, cfg = ctx.profile, ctx.profile.interpret

@@ -34,7 +34,7 @@ import plotnine as p9
 from IPython.display import display
 from myst_nb import glue
 
-from chromtransfer_lib import ledger, plots, results, stages
+from chromtransfer_lib.book import ledger, plots, results, stages
 
 ctx = stages.start_chapter(profile, run_dir)
 prof = ctx.profile
@@ -97,7 +97,7 @@ claims_plot = claims.assign(
 # — so a claim above can be read against the seeds that did not show it.
 
 # %%
-from chromtransfer_lib.book import find_repo_root
+from chromtransfer_lib.book.runner import find_repo_root
 
 calib_dir = find_repo_root() / "experiments" / "calibration"
 calib_path, runs_path = calib_dir / "calibration.csv", calib_dir / "runs.csv"

@@ -29,8 +29,8 @@ import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 from matplotlib.image import imread
 
-from chromtransfer_lib import gallery, stages
-from chromtransfer_lib.book import find_repo_root
+from chromtransfer_lib.book import gallery, stages
+from chromtransfer_lib.book.runner import find_repo_root
 
 ctx = stages.start_chapter(profile, run_dir)
 root = find_repo_root()

@@ -46,10 +46,10 @@ import yaml
 from IPython.display import Markdown, display
 from myst_nb import glue
 
-from chromtransfer_lib import calibration as calibration_report
-from chromtransfer_lib import stages
-from chromtransfer_lib.book import find_repo_root
-from chromtransfer_lib.calibration import CALIBRATION_COLUMNS
+from chromtransfer_lib.book import calibration as calibration_report
+from chromtransfer_lib.book import stages
+from chromtransfer_lib.book.calibration import CALIBRATION_COLUMNS
+from chromtransfer_lib.book.runner import find_repo_root
 from chromtransfer_lib.config import load_profile
 
 ctx = stages.start_chapter(profile, run_dir)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from chromtransfer_lib.book import BookResult, run_book
+from chromtransfer_lib.book.runner import BookResult, run_book
 
 ROOT = Path(__file__).resolve().parent.parent
 

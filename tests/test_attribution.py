@@ -7,13 +7,13 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from chromtransfer_lib.attribution import (  # noqa: E402
+from chromtransfer_lib.genome.sequence import one_hot  # noqa: E402
+from chromtransfer_lib.interpret.attribution import (  # noqa: E402
     grad_x_input,
     in_silico_mutagenesis,
     positive_predictions,
     predict_proba,
 )
-from chromtransfer_lib.sequence import one_hot  # noqa: E402
 
 LENGTH = 16
 

@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from chromtransfer_lib import cli
 from chromtransfer_lib import predict as P
+from chromtransfer_lib.cli import main as cli
 
 L = 100
 
@@ -39,7 +39,7 @@ def run(capsys: pytest.CaptureFixture[str]):
 @pytest.fixture(scope="module")
 def base(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 2-chromosome genome with an N block, 20 regions and a width-4 model of 100 bp."""
-    from chromtransfer_lib.model import build_pretrain_model
+    from chromtransfer_lib.models.network import build_pretrain_model
 
     d = tmp_path_factory.mktemp("bad")
     rng = np.random.default_rng(0)
@@ -364,13 +364,13 @@ def test_unknown_motif_name(base, tmp_path, run):
 
 def test_papermill_parameter_of_the_wrong_type(tmp_path):
     """``papermill ... -p profile 3`` injects the integer 3: the chapter must say so clearly."""
-    from chromtransfer_lib.book import BookError, execute_chapter
+    from chromtransfer_lib.book.runner import BookError, execute_chapter
 
     (tmp_path / "notebooks").mkdir()
     source = tmp_path / "notebooks" / "99_params.py"
     source.write_text(
         '# %% tags=["parameters"]\nprofile = "smoke"\nrun_dir = None\n\n'
-        "# %%\nfrom chromtransfer_lib.stages import RunContext\n\n"
+        "# %%\nfrom chromtransfer_lib.book.stages import RunContext\n\n"
         "ctx = RunContext.create(profile, run_dir)\n"
     )
     with pytest.raises(BookError) as err:

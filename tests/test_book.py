@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from conftest import TABLE_CHAPTERS
 
-from chromtransfer_lib.book import BookError, find_repo_root, list_chapters, run_book
+from chromtransfer_lib.book.runner import BookError, find_repo_root, list_chapters, run_book
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -87,7 +87,7 @@ def test_repo_root_is_found_from_subdirectory() -> None:
 def test_repository_url_from_origin_or_env(tmp_path, monkeypatch, remote, expected) -> None:
     import subprocess
 
-    from chromtransfer_lib import book
+    from chromtransfer_lib.book import runner as book
 
     monkeypatch.delenv(book.REPO_URL_ENV, raising=False)
     subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
@@ -101,7 +101,7 @@ def test_repository_url_from_origin_or_env(tmp_path, monkeypatch, remote, expect
 def test_book_config_adds_buttons_only_with_a_repository(tmp_path, monkeypatch) -> None:
     import yaml
 
-    from chromtransfer_lib import book
+    from chromtransfer_lib.book import runner as book
 
     root = book.find_repo_root()
     monkeypatch.delenv(book.REPO_URL_ENV, raising=False)

@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from chromtransfer_lib import bootstrap as B
-from chromtransfer_lib import model as M
-from chromtransfer_lib.tfdata import predict_proba
+from chromtransfer_lib.data.pipeline import predict_proba
+from chromtransfer_lib.models import grids as B
+from chromtransfer_lib.models import network as M
 
 L = 40
 TINY = {"seq_len": L, "stem_filters": 4, "res1_filters": 4, "res2_filters": 4, "top_filters": 4}
@@ -157,7 +157,7 @@ def test_cross_validation_folds_and_ensemble(world, tmp_path):
 
 
 def test_epoch_repeats_give_small_subsets_enough_steps() -> None:
-    from chromtransfer_lib.bootstrap import Recipe, epoch_repeats
+    from chromtransfer_lib.models.grids import Recipe, epoch_repeats
 
     base = Recipe(learning_rate=1e-3, batch_size=64, max_epochs=10, patience=3)
     # 6,400 rows: 100 steps/epoch, 1,000 steps in all: no repetition

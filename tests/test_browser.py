@@ -14,7 +14,7 @@ import pytest
 from conftest import TABLE_CHAPTERS
 from PIL import Image
 
-from chromtransfer_lib.browsercheck import check_site, find_chromium, list_pages
+from chromtransfer_lib.book.browsercheck import check_site, find_chromium, list_pages
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts" / "browser"

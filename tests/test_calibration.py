@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from chromtransfer_lib import calibration
+from chromtransfer_lib.book import calibration
 from chromtransfer_lib.config import CELL_LINES, load_profile
 
 

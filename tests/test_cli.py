@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from chromtransfer_lib.cli import build_parser, main
+from chromtransfer_lib.cli.main import build_parser, main
 
 
 def _subcommands() -> list[str]:

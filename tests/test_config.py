@@ -89,7 +89,7 @@ def test_cross_field_checks(tmp_path: Path) -> None:
 
 def test_early_stopping_monitor_is_checked(tmp_path: Path) -> None:
     from chromtransfer_lib.config import MONITORS
-    from chromtransfer_lib.train import MONITORS as DIRECTIONS
+    from chromtransfer_lib.models.train import MONITORS as DIRECTIONS
 
     assert set(MONITORS) == set(DIRECTIONS)
     path = _write_variant(tmp_path, lambda r: r["finetune"].update(monitor="val_auprc"))

@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from chromtransfer_lib import data
-from chromtransfer_lib.regions import RegionError
-from chromtransfer_lib.sequence import decode_sequences
+from chromtransfer_lib.data import datasets as data
+from chromtransfer_lib.genome.regions import RegionError
+from chromtransfer_lib.genome.sequence import decode_sequences
 
 CHROMS = [f"chr{i}" for i in range(1, 7)]
 SIZE = 30_000

@@ -7,8 +7,8 @@ import hashlib
 import pytest
 import yaml
 
-from chromtransfer_lib import doctor as dr
-from chromtransfer_lib import manifest as mf
+from chromtransfer_lib.cli import doctor as dr
+from chromtransfer_lib.data import manifest as mf
 
 BUILD = {"cuda_version": "12.5.1", "cudnn_version": "9", "is_cuda_build": True}
 

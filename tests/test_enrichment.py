@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from chromtransfer_lib.enrichment import (
+from chromtransfer_lib.interpret.enrichment import (
     attribution_agreement,
     benjamini_hochberg,
     compare_models,

@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from chromtransfer_lib import interpret_tables as tables
-from chromtransfer_lib import interpretation as interp
-from chromtransfer_lib.enrichment import site_scores
+from chromtransfer_lib.book import interpret_tables as tables
+from chromtransfer_lib.book import interpretation as interp
+from chromtransfer_lib.interpret.enrichment import site_scores
 
 # --- region selection ---------------------------------------------------------------------------
 
@@ -432,7 +432,7 @@ def test_scan_is_cached_in_the_run_directory(tmp_path) -> None:
 def test_logit_model_shares_weights_and_rescales_probability_gradients() -> None:
     import keras
 
-    from chromtransfer_lib.attribution import grad_x_input, predict_proba
+    from chromtransfer_lib.interpret.attribution import grad_x_input, predict_proba
 
     keras.utils.set_random_seed(0)
     x = keras.Input((30, 4))
@@ -483,8 +483,8 @@ def test_every_figure_draws_from_the_chapter_tables(tmp_path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from chromtransfer_lib import plots_interpret as pi
-    from chromtransfer_lib.enrichment import attribution_agreement
+    from chromtransfer_lib.book import plots_interpret as pi
+    from chromtransfer_lib.interpret.enrichment import attribution_agreement
 
     hits, gxi, regions = _signal_world()
     enr = interp.run_enrichment(hits, gxi, regions, min_sites=20, fdr=0.001)

@@ -1,11 +1,11 @@
-"""Tests for chromtransfer_lib.jaspar: the offline JASPAR 2022 loader and name resolution."""
+"""Tests for chromtransfer_lib.genome.jaspar: the offline JASPAR 2022 loader and name resolution."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from chromtransfer_lib.jaspar import (
+from chromtransfer_lib.genome.jaspar import (
     JasparMatrix,
     UnknownMotifError,
     load_jaspar,

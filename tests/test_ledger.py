@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from chromtransfer_lib import ledger, results
+from chromtransfer_lib.book import ledger, results
 from chromtransfer_lib.config import CELL_LINES, load_profile
 
 

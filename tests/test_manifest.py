@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from chromtransfer_lib import manifest as mf
 from chromtransfer_lib.config import AUTHOR_SPELLING, CELL_LINES
+from chromtransfer_lib.data import manifest as mf
 
 GOOD = b"chr1:100-700,K562\nchr1:900-1500,K562_NEG\nchr2:50-650,Negative\n" * 50
 

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from chromtransfer_lib import model as M
-from chromtransfer_lib.sequence import one_hot
+from chromtransfer_lib.genome.sequence import one_hot
+from chromtransfer_lib.models import network as M
 
 TINY = {"stem_filters": 4, "res1_filters": 4, "res2_filters": 4, "top_filters": 4}
 L = 64

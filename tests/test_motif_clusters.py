@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from chromtransfer_lib import interpret_tables as it
-from chromtransfer_lib import motif_clusters as mc
-from chromtransfer_lib.jaspar import load_jaspar
+from chromtransfer_lib.book import interpret_tables as it
+from chromtransfer_lib.genome.jaspar import load_jaspar
+from chromtransfer_lib.interpret import clusters as mc
 
 
 def _counts(seq: str, n: float = 20.0) -> np.ndarray:

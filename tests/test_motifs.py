@@ -9,16 +9,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from chromtransfer_lib.jaspar import load_jaspar, resolve_motifs
-from chromtransfer_lib.motifs import HIT_COLUMNS, prepare_motifs, scan_motifs
-from chromtransfer_lib.pvalues import (
+from chromtransfer_lib.genome.jaspar import load_jaspar, resolve_motifs
+from chromtransfer_lib.genome.sequence import decode_sequences, reverse_complement
+from chromtransfer_lib.interpret.pvalues import (
     exact_threshold,
     integer_matrix,
     log_odds_matrix,
     reverse_complement_matrix,
     score_tail,
 )
-from chromtransfer_lib.sequence import decode_sequences, reverse_complement
+from chromtransfer_lib.interpret.scan import HIT_COLUMNS, prepare_motifs, scan_motifs
 
 
 @dataclass(frozen=True)

@@ -23,11 +23,11 @@ import pandas as pd
 import pyfaidx
 import pytest
 
-from chromtransfer_lib import owndata as O
 from chromtransfer_lib import predict as P
 from chromtransfer_lib.config import load_profile
-from chromtransfer_lib.regions import read_bed, read_label_file
-from chromtransfer_lib.sequence import chrom_sizes, encode_sequences, one_hot
+from chromtransfer_lib.data import own as O
+from chromtransfer_lib.genome.regions import read_bed, read_label_file
+from chromtransfer_lib.genome.sequence import chrom_sizes, encode_sequences, one_hot
 
 ROOT = Path(__file__).resolve().parent.parent
 SMOKE = load_profile("smoke")
@@ -50,7 +50,7 @@ def _sha(path: Path) -> str:
 
 
 def _pretrained(path: Path, *, seq_len: int = L) -> Path:
-    from chromtransfer_lib.model import build_pretrain_model
+    from chromtransfer_lib.models.network import build_pretrain_model
 
     m = SMOKE.model
     net = build_pretrain_model(
@@ -66,7 +66,7 @@ def _pretrained(path: Path, *, seq_len: int = L) -> Path:
 def inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The README's files, made by the simulator (smoke world): genome, HepG2 peaks, blacklist,
     100,000 random regions of 50-500 bp, and an (untrained) smoke-width pre-trained model."""
-    from chromtransfer_lib.simulate import simulate_world
+    from chromtransfer_lib.sim.world import simulate_world
 
     d = tmp_path_factory.mktemp("own")
     world = simulate_world(d / "world", spec=SMOKE.simulation, random_state=SMOKE.seed)
@@ -152,7 +152,7 @@ def test_own_dataset_negatives_avoid_peaks_gaps_blacklist(inputs, tmp_path):
     }
     info = O.build_own_dataset(tmp_path / "a", **kw)
     again = O.build_own_dataset(tmp_path / "b", **kw)
-    from chromtransfer_lib.data import load_dataset
+    from chromtransfer_lib.data.datasets import load_dataset
 
     ds, ds2 = load_dataset(info.path), load_dataset(again.path)
     np.testing.assert_array_equal(ds.codes, ds2.codes)  # seeded
@@ -216,7 +216,7 @@ def test_predict_matches_independent_reference(inputs, tmp_path):
 def test_every_own_command_help_is_complete():
     import argparse
 
-    from chromtransfer_lib.cli_own import add_own_data_commands
+    from chromtransfer_lib.cli.own import add_own_data_commands
 
     parser = argparse.ArgumentParser(prog="chromtransfer")
     add_own_data_commands(parser.add_subparsers(dest="command"))

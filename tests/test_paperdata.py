@@ -10,9 +10,9 @@ import pyfaidx
 import pytest
 from Bio import bgzf
 
-from chromtransfer_lib import paperdata as pdm
 from chromtransfer_lib.config import AUTHOR_SPELLING, CELL_LINES, UNIVERSAL_NEGATIVE
-from chromtransfer_lib.regions import read_label_file
+from chromtransfer_lib.data import paper as pdm
+from chromtransfer_lib.genome.regions import read_label_file
 
 GAP_TXT = (
     "585\tchr1\t0\t10000\t1\tN\t10000\ttelomere\tno\n"
@@ -198,6 +198,6 @@ def test_paper_inputs_from_fetched_names(tmp_path):
     with pytest.raises(pdm.PaperDataError, match="ucsc-gap"):
         pdm.paper_inputs({k: v for k, v in paths.items() if k != "ucsc-gap"})
     # the shipped manifest provides exactly these names
-    from chromtransfer_lib.manifest import load_manifest
+    from chromtransfer_lib.data.manifest import load_manifest
 
     assert set(names) <= {e.name for e in load_manifest()}

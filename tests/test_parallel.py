@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from chromtransfer_lib import parallel, stages
+from chromtransfer_lib.book import stages
+from chromtransfer_lib.models import parallel
 
 
 def test_resolve_workers(monkeypatch) -> None:

@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from chromtransfer_lib import regions as rg
-from chromtransfer_lib.regions import RegionError
+from chromtransfer_lib.genome import regions as rg
+from chromtransfer_lib.genome.regions import RegionError
 
 SIZES = {"chr1": 10_000, "chr2": 6_000}
 

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from chromtransfer_lib import report
+from chromtransfer_lib.book import report
 
 
 def _history() -> pd.DataFrame:

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from Bio import bgzf
 
-from chromtransfer_lib import sequence as sq
+from chromtransfer_lib.genome import sequence as sq
 
 REF_CODE = {"A": 0, "C": 1, "G": 2, "T": 3}
 REF_COMP = {"A": "T", "C": "G", "G": "C", "T": "A", "N": "N"}

@@ -1,4 +1,4 @@
-"""Tests for the simulated world (chromtransfer_lib.simulate, genome_sim, plant).
+"""Tests for the simulated world (chromtransfer_lib.sim.world, genome_sim, plant).
 
 The world is read back with the same readers used for real data (pyfaidx, regions.read_bed,
 regions.read_label_file) and checked against what the ground truth says was planted, against
@@ -17,13 +17,14 @@ import pandas as pd
 import pyfaidx
 import pytest
 
-from chromtransfer_lib import genome_sim, plant
 from chromtransfer_lib.config import AUTHOR_SPELLING, CELL_LINES, load_profile
-from chromtransfer_lib.jaspar import load_jaspar, resolve_motifs
-from chromtransfer_lib.plant import compensate_gc
-from chromtransfer_lib.regions import read_bed, read_label_file
-from chromtransfer_lib.sequence import decode_sequences, read_chromosome
-from chromtransfer_lib.simulate import (
+from chromtransfer_lib.genome.jaspar import load_jaspar, resolve_motifs
+from chromtransfer_lib.genome.regions import read_bed, read_label_file
+from chromtransfer_lib.genome.sequence import decode_sequences, read_chromosome
+from chromtransfer_lib.sim import background as genome_sim
+from chromtransfer_lib.sim import plant
+from chromtransfer_lib.sim.plant import compensate_gc
+from chromtransfer_lib.sim.world import (
     PAPER_NEGATIVES,
     PAPER_POSITIVES,
     SimulationError,
@@ -368,7 +369,7 @@ def test_smoke_profile_is_fast(tmp_path):
 
 
 def test_all_profiles_resolve_their_motifs():
-    from chromtransfer_lib.simulate import plan_motifs
+    from chromtransfer_lib.sim.world import plan_motifs
 
     for name in ("smoke", "quick", "paper"):
         plan = plan_motifs(load_profile(name).simulation)

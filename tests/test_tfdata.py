@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from chromtransfer_lib import model as M
-from chromtransfer_lib import tfdata as T
-from chromtransfer_lib.sequence import one_hot
+from chromtransfer_lib.data import pipeline as T
+from chromtransfer_lib.genome.sequence import one_hot
+from chromtransfer_lib.models import network as M
 
 L = 48
 

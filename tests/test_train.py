@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from chromtransfer_lib import model as M
-from chromtransfer_lib import train as T
-from chromtransfer_lib.tfdata import predict_proba
+from chromtransfer_lib.data.pipeline import predict_proba
+from chromtransfer_lib.models import network as M
+from chromtransfer_lib.models import train as T
 
 L = 48
 TINY = {"seq_len": L, "stem_filters": 4, "res1_filters": 4, "res2_filters": 4, "top_filters": 4}

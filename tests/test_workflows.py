@@ -147,7 +147,7 @@ def test_cpu_workflow_mirrors_ci_run():
 
 def test_cli_commands_parse():
     """`chromtransfer doctor --require-gpu` and `fetch --all` must exist in the real CLI."""
-    from chromtransfer_lib.cli import build_parser
+    from chromtransfer_lib.cli.main import build_parser
 
     parser = build_parser()
     found = 0

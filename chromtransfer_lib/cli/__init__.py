@@ -1,0 +1,4 @@
+"""The ``chromtransfer`` command line.
+
+See ARCHITECTURE.md for the layers and what may import what.
+"""

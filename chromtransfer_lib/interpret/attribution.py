@@ -1,0 +1,231 @@
+"""Per-base attribution of a Keras model's prediction: gradient × input and in-silico mutagenesis.
+
+Both take a Keras model whose input is one-hot float32 ``(n, L, 4)`` (A, C, G, T) and whose
+output is ``(n, k)`` probabilities (``k = 1`` sigmoid; ``k = 7`` softmax for the multiclass
+baseline), plus uint8 codes ``(n, L)`` (:mod:`chromtransfer_lib.genome.sequence`); ``output_index``
+picks the output column. Models are called in inference mode (BatchNorm moving statistics, no
+dropout) through a ``tf.function`` (``model.predict`` and tf.data autotuning stall on small CPUs,
+design.md §7); one-hot and mutants are built inside the graph from the codes, and the last
+batch is padded to the same shape so nothing is traced twice.
+
+* **Gradient × input** (paper, "Feature importance analysis"): the gradient of the output with
+  respect to the one-hot input times the input, summed over the four channels, i.e. the
+  gradient at the observed base. Positive = the base supports the prediction. ``N`` gives 0.
+* **ISM**: the reference is predicted once per sequence and each of the three alternative bases
+  at every position once (``3 L`` predictions, in batches that span sequences). The ISM delta
+  of a position is the signed change ``p(mutant) - p(reference)`` of the alternative with the
+  largest absolute change; negative = the base supports a positive prediction. At ``N``
+  positions nothing is mutated and the delta is NaN.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from chromtransfer_lib.genome.sequence import N_CODE, one_hot_tensor
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class IsmResult:
+    """In-silico mutagenesis of ``n`` sequences of length ``L``.
+
+    Attributes
+    ----------
+    ref_prob
+        float32 ``(n,)``: the model output for each reference sequence.
+    delta
+        float32 ``(n, L)``: signed change of the alternative base with the largest absolute
+        change (NaN at ``N``).
+    full
+        float32 ``(n, L, 4)`` change for every base (0 at the reference base, NaN at ``N``), or
+        ``None`` unless requested.
+    """
+
+    ref_prob: np.ndarray
+    delta: np.ndarray
+    full: np.ndarray | None
+
+
+def _check_codes(codes: np.ndarray) -> np.ndarray:
+    codes = np.ascontiguousarray(codes, dtype=np.uint8)
+    if codes.ndim != 2:
+        raise ValueError(f"codes must have shape (n, L), got {codes.shape}")
+    if codes.size and codes.max() > N_CODE:
+        raise ValueError("codes must be A=0 C=1 G=2 T=3 N=4 (chromtransfer_lib.genome.sequence)")
+    return codes
+
+
+def _batches(n: int, batch_size: int, *, desc: str, verbose: bool):
+    return tqdm(range(0, n, batch_size), desc=desc, disable=not verbose, unit="batch")
+
+
+def _pad(block: np.ndarray, size: int) -> np.ndarray:
+    """Pad the first axis of ``block`` to ``size`` by repeating its first row (cut later)."""
+    if block.shape[0] == size:
+        return block
+    filler = np.repeat(block[:1], size - block.shape[0], axis=0)
+    return np.concatenate([block, filler], axis=0)
+
+
+def _predict_fn(model, output_index: int) -> Callable:
+    import tensorflow as tf
+
+    @tf.function(reduce_retracing=True)
+    def predict(codes):
+        x = one_hot_tensor(codes)
+        return model(x, training=False)[:, output_index]
+
+    return predict
+
+
+def predict_proba(
+    model,
+    codes: np.ndarray,
+    *,
+    batch_size: int = 512,
+    output_index: int = 0,
+    verbose: bool = False,
+) -> np.ndarray:
+    """Model output for each sequence, float32 ``(n,)`` (compiled, inference mode)."""
+    codes = _check_codes(codes)
+    predict = _predict_fn(model, output_index)
+    out = np.empty(codes.shape[0], dtype=np.float32)
+    for a in _batches(codes.shape[0], batch_size, desc="predict", verbose=verbose):
+        block = codes[a : a + batch_size]
+        out[a : a + len(block)] = predict(_pad(block, batch_size)).numpy()[: len(block)]
+    return out
+
+
+def positive_predictions(probs: np.ndarray, *, threshold: float = 0.5) -> np.ndarray:
+    """Indices of sequences predicted positive (``prob >= threshold``), the paper's default set
+    for attribution."""
+    return np.flatnonzero(np.asarray(probs) >= threshold)
+
+
+def grad_x_input(
+    model,
+    codes: np.ndarray,
+    *,
+    batch_size: int = 256,
+    output_index: int = 0,
+    verbose: bool = False,
+) -> np.ndarray:
+    """Gradient × input per base.
+
+    Parameters
+    ----------
+    model
+        Keras model, one-hot ``(n, L, 4)`` → ``(n, k)``.
+    codes
+        uint8 codes ``(n, L)``.
+    batch_size
+        Sequences per compiled call.
+    output_index
+        Output column to attribute (the cell line's class for the multiclass model).
+    verbose
+        Show a progress bar.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 ``(n, L)``: d output / d x at the observed base (0 at ``N``).
+    """
+    import tensorflow as tf
+
+    codes = _check_codes(codes)
+
+    @tf.function(reduce_retracing=True)
+    def step(block):
+        x = one_hot_tensor(block)
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            # samples are independent in inference mode, so d(sum)/dx_i = d y_i / d x_i
+            y = tf.reduce_sum(model(x, training=False)[:, output_index])
+        return tf.reduce_sum(tape.gradient(y, x) * x, axis=-1)
+
+    out = np.empty(codes.shape, dtype=np.float32)
+    for a in _batches(codes.shape[0], batch_size, desc="gradient x input", verbose=verbose):
+        block = codes[a : a + batch_size]
+        out[a : a + len(block)] = step(_pad(block, batch_size)).numpy()[: len(block)]
+    return out
+
+
+def in_silico_mutagenesis(
+    model,
+    codes: np.ndarray,
+    *,
+    batch_size: int = 256,
+    output_index: int = 0,
+    return_full: bool = False,
+    verbose: bool = False,
+) -> IsmResult:
+    """Saturation mutagenesis: every position mutated to each of its three alternative bases.
+
+    Parameters
+    ----------
+    model
+        Keras model, one-hot ``(n, L, 4)`` → ``(n, k)``.
+    codes
+        uint8 codes ``(n, L)``.
+    batch_size
+        Mutant sequences per compiled call (mutants of several sequences share a batch; the
+        result does not depend on it beyond float rounding). 256 was fastest on a 2-core CPU
+        (larger batches fall out of cache); use thousands on a GPU.
+    output_index
+        Output column whose probability change is reported.
+    return_full
+        Also return the ``(n, L, 4)`` change for every base.
+    verbose
+        Show a progress bar.
+
+    Returns
+    -------
+    IsmResult
+        Reference probabilities, signed largest-magnitude deltas, optionally all deltas.
+    """
+    import tensorflow as tf
+
+    codes = _check_codes(codes)
+    n, length = codes.shape
+    ref_prob = predict_proba(model, codes, batch_size=batch_size, output_index=output_index)
+    codes_t = tf.constant(codes)
+
+    @tf.function(reduce_retracing=True)
+    def mutants(flat):
+        # flat mutant index = (sequence * L + position) * 3 + (shift - 1)
+        seq = flat // (3 * length)
+        pos = (flat // 3) % length
+        ref = tf.gather_nd(codes_t, tf.stack([seq, pos], axis=1))
+        alt = (tf.cast(ref, tf.int64) % 4 + flat % 3 + 1) % 4
+        x = one_hot_tensor(tf.gather(codes_t, seq))
+        at = tf.one_hot(pos, depth=length, dtype=tf.float32)[:, :, None]
+        x = x * (1.0 - at) + at * tf.one_hot(alt, depth=4, dtype=tf.float32)[:, None, :]
+        return model(x, training=False)[:, output_index]
+
+    total = n * length * 3
+    probs = np.empty(total, dtype=np.float32)
+    for a in _batches(total, batch_size, desc="ISM", verbose=verbose):
+        flat = np.arange(a, a + batch_size, dtype=np.int64)
+        flat[flat >= total] = 0  # padding of the last batch, cut below
+        got = mutants(tf.constant(flat)).numpy()
+        probs[a : min(a + batch_size, total)] = got[: min(batch_size, total - a)]
+    change = probs.reshape(n, length, 3) - ref_prob[:, None, None]
+    best = np.take_along_axis(change, np.abs(change).argmax(axis=2)[:, :, None], axis=2)[..., 0]
+    is_n = codes == N_CODE
+    delta = np.where(is_n, np.nan, best).astype(np.float32)
+    full = None
+    if return_full:
+        full = np.zeros((n, length, 4), dtype=np.float32)
+        ref = np.where(is_n, 0, codes).astype(np.int64)
+        for shift in range(1, 4):
+            alt = (ref + shift) % 4
+            np.put_along_axis(full, alt[:, :, None], change[:, :, shift - 1, None], axis=2)
+        full[is_n] = np.nan
+    return IsmResult(ref_prob=ref_prob, delta=delta, full=full)

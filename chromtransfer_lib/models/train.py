@@ -1,0 +1,447 @@
+"""Training runs: the paper's recipes, early stopping, atomic checkpoints and resume.
+
+One call of :func:`train_model` is one *run* with its own output folder::
+
+    out_dir/
+      config.json      the resolved run configuration (written first)
+      history.csv      one row per finished epoch (learning curves), rewritten every epoch
+      model.keras      the best-validation-loss model, native Keras format (written atomically)
+      metrics.json     best epoch, losses, timing; written last: its presence means "finished"
+      backup/          per-epoch weights + optimiser state + early-stopping state (resume)
+
+A run that finds ``metrics.json`` returns the saved model without training again, and a run
+that finds ``backup/`` continues after the last finished epoch; that is what makes the CV and
+bootstrap grids resumable. Resume is exact on CPU: each epoch's batch order is a pure function
+of ``(random_state, epoch)`` and every dropout layer is re-seeded at the start of each epoch, so
+an interrupted run reaches the same weights as an uninterrupted one.
+
+Recipes (paper Methods; design.md §4): pre-training Adam 1e-3, batch 256, patience 15;
+ChromTransfer fine-tuning lr 5e-6, batch 128, patience 10; binary baseline lr 1e-3, batch 128,
+patience 10; all on binary cross-entropy with early stopping (on validation loss: the paper
+names no monitor, and that is Keras' default) and the best weights restored. Profiles pass
+these as arguments, and may stop binary models on validation AUROC instead (``monitor``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import keras
+import numpy as np
+import pandas as pd
+import tensorflow as tf
+
+from chromtransfer_lib.config import MONITORS
+from chromtransfer_lib.data.pipeline import make_dataset
+from chromtransfer_lib.models.network import load_model
+
+log = logging.getLogger(__name__)
+
+
+class Split(NamedTuple):
+    """Rows of a code array used for one purpose; ``indices=None`` means every row."""
+
+    codes: np.ndarray
+    labels: np.ndarray
+    indices: np.ndarray | None = None
+
+    def rows(self) -> np.ndarray:
+        """The row indices (all rows when ``indices`` is None)."""
+        return np.arange(len(self.labels)) if self.indices is None else np.asarray(self.indices)
+
+
+@dataclass
+class TrainResult:
+    """A finished run: the best model, its learning curve and where it lives."""
+
+    model: keras.Model
+    history: pd.DataFrame
+    out_dir: Path
+    best_epoch: int
+    metrics: dict[str, Any]
+    resumed_from_epoch: int = 0
+    reused: bool = False
+    config: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def model_path(self) -> Path:
+        """The saved ``model.keras``."""
+        return self.out_dir / "model.keras"
+
+
+class RunConfigMismatch(ValueError):
+    """An output folder holds a run with a different configuration."""
+
+
+def set_seed(random_state: int, *, deterministic: bool = False) -> None:
+    """Seed Python, NumPy and TensorFlow/Keras in one place.
+
+    ``deterministic=True`` also enables TensorFlow op determinism (needed on GPUs for bitwise
+    repeatability; CPU runs with seeded layers repeat without it).
+    """
+    keras.utils.set_random_seed(int(random_state))
+    if deterministic:
+        tf.config.experimental.enable_op_determinism()
+
+
+def distribution_scope() -> contextlib.AbstractContextManager:
+    """``MirroredStrategy().scope()`` when more than one GPU is visible, else a no-op.
+
+    Build *and* train the model inside it::
+
+        with distribution_scope():
+            model = build_pretrain_model(...)
+            result = train_model(model, ...)
+    """
+    gpus = tf.config.list_logical_devices("GPU")
+    if len(gpus) > 1:
+        log.info("MirroredStrategy over %d GPUs", len(gpus))
+        return tf.distribute.MirroredStrategy().scope()
+    return contextlib.nullcontext()
+
+
+def default_mixed_precision() -> str | None:
+    """``"mixed_float16"`` with a GPU, ``"mixed_bfloat16"`` on a CPU with AMX, else None."""
+    if tf.config.list_physical_devices("GPU"):
+        return "mixed_float16"
+    with contextlib.suppress(OSError):
+        flags = Path("/proc/cpuinfo").read_text()
+        if "amx_bf16" in flags:
+            return "mixed_bfloat16"
+    return None
+
+
+def _fingerprint(*arrays: np.ndarray) -> str:
+    h = hashlib.sha256()
+    for a in arrays:
+        h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()[:16]
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def _all_layers(model: keras.Model) -> list[keras.layers.Layer]:
+    out = []
+    for layer in model.layers:
+        out.extend(_all_layers(layer) if isinstance(layer, keras.Model) else [layer])
+    return out
+
+
+def _reseed_dropout(model: keras.Model, random_state: int, epoch: int) -> None:
+    """Give every layer's seed generator a state derived from ``(random_state, epoch)``."""
+    k = 0
+    for layer in _all_layers(model):
+        gen = getattr(layer, "seed_generator", None)
+        if gen is None:
+            continue
+        seed = np.random.SeedSequence([int(random_state), int(epoch), k]).generate_state(1)[0]
+        gen.state.assign(np.array([int(seed) % 2**31, 0], dtype=gen.state.dtype))
+        k += 1
+
+
+class _BatchBar(keras.callbacks.Callback):
+    """A tqdm bar over the batches of an epoch."""
+
+    def __init__(self, total: int, desc: str):
+        super().__init__()
+        self.total, self.desc, self.bar = total, desc, None
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        from tqdm.auto import tqdm
+
+        self.bar = tqdm(total=self.total, desc=f"{self.desc} epoch {epoch + 1}", leave=False)
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        self.bar.update(1)
+        if logs and batch % 20 == 0:
+            self.bar.set_postfix(loss=f"{float(logs.get('loss', np.nan)):.4f}")
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        self.bar.close()
+
+
+def _compile(model: keras.Model, *, learning_rate: float, loss: str) -> None:
+    optimizer: keras.optimizers.Optimizer = keras.optimizers.Adam(learning_rate=learning_rate)
+    if any(layer.dtype_policy.name == "mixed_float16" for layer in model.layers):
+        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+    if loss == "binary_crossentropy":
+        metrics: list = [keras.metrics.AUC(name="auroc"), keras.metrics.BinaryAccuracy("acc")]
+    else:
+        metrics = [keras.metrics.SparseCategoricalAccuracy("acc")]
+    with model.distribute_strategy.scope():
+        model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
+        model.optimizer.build(model.trainable_variables)
+
+
+def train_model(
+    model: keras.Model,
+    *,
+    train: Split | tuple,
+    val: Split | tuple,
+    out_dir: str | Path,
+    learning_rate: float,
+    batch_size: int,
+    max_epochs: int,
+    patience: int,
+    random_state: int,
+    loss: str = "binary_crossentropy",
+    progress: bool = True,
+    extra_config: dict[str, Any] | None = None,
+    stop_after_epochs: int | None = None,
+    monitor: str = "val_loss",
+) -> TrainResult:
+    """Train ``model`` with Adam and early stopping; resumable; returns the best model.
+
+    Parameters
+    ----------
+    model
+        A freshly built (uncompiled) model from :mod:`chromtransfer_lib.models.network`. If ``out_dir``
+        holds a finished run, it is ignored and the saved model returned.
+    train, val
+        :class:`Split` or ``(codes, labels[, indices])``: uint8 codes ``(n, L)`` (memmap
+        welcome), labels ``(n,)`` (0/1, or class ids for a softmax), optional row indices.
+    out_dir
+        The run's folder (created).
+    learning_rate, batch_size, max_epochs, patience
+        The recipe; early stopping restores the weights of the best epoch by ``monitor``.
+    random_state
+        Seeds batch order and dropout (weight init is seeded by the model builder).
+    loss
+        ``"binary_crossentropy"`` or ``"sparse_categorical_crossentropy"``.
+    progress
+        Show a per-epoch tqdm bar over batches.
+    extra_config
+        JSON-serialisable facts recorded in ``config.json`` (e.g. profile, cell line, fold);
+        part of the run's identity.
+    stop_after_epochs
+        Stop (without finishing the run) after this many epochs of this call: simulates an
+        interruption in tests; the backup lets a later call continue.
+    monitor
+        What early stopping watches: ``"val_loss"`` (lower is better; Keras' default, and so
+        presumably the paper's, which names none) or ``"val_auroc"`` (higher is better; binary
+        models only).
+
+    Raises
+    ------
+    ValueError
+        If ``monitor`` is unknown, or ``"val_auroc"`` for a softmax model.
+    RunConfigMismatch
+        If ``out_dir`` holds a run (finished or not) with a different configuration.
+    """
+    if monitor not in MONITORS:
+        raise ValueError(f"monitor must be one of {', '.join(MONITORS)}, got {monitor!r}")
+    if monitor == "val_auroc" and loss != "binary_crossentropy":
+        raise ValueError("monitor 'val_auroc' needs a binary model (binary_crossentropy loss)")
+    out_dir = Path(out_dir)
+    train, val = Split(*train), Split(*val)
+    tr_rows, va_rows = train.rows(), val.rows()
+    label_dtype = "float32" if loss == "binary_crossentropy" else "int32"
+    recipe = {"learning_rate": float(learning_rate), "batch_size": int(batch_size),
+              "max_epochs": int(max_epochs), "patience": int(patience)}  # fmt: skip
+    config = _run_config(model, train, val, recipe, random_state, loss, extra_config, monitor)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _check_config(out_dir, config)
+    metrics_path, model_path = out_dir / "metrics.json", out_dir / "model.keras"
+    if metrics_path.is_file() and model_path.is_file():
+        log.info("%s: finished run found, not training again", out_dir)
+        return TrainResult(
+            model=load_model(model_path, expected_seq_len=config["seq_len"]),
+            history=pd.read_csv(out_dir / "history.csv"),
+            out_dir=out_dir,
+            best_epoch=json.loads(metrics_path.read_text())["best_epoch"],
+            metrics=json.loads(metrics_path.read_text()),
+            reused=True,
+            config=config,
+        )
+    _atomic_write_text(out_dir / "config.json", json.dumps(config, indent=2))
+    _compile(model, learning_rate=learning_rate, loss=loss)
+    backup = out_dir / "backup"
+    backup.mkdir(exist_ok=True)
+    state = _load_state(backup, model)
+    start_epoch = state["epoch"]
+    if start_epoch:
+        log.info("%s: resuming after epoch %d", out_dir, start_epoch)
+    val_ds = make_dataset(
+        val.codes, val.labels, batch_size=batch_size, indices=va_rows, label_dtype=label_dtype
+    )
+    n_batches = -(-len(tr_rows) // batch_size)
+    callbacks = [_BatchBar(n_batches, out_dir.name)] if progress else []
+    t0 = time.perf_counter()
+    epochs_this_call = 0
+    for epoch in range(start_epoch, max_epochs):
+        if state["wait"] >= patience:
+            break
+        _reseed_dropout(model, random_state, epoch)
+        train_ds = make_dataset(
+            *train[:2], batch_size=batch_size, indices=tr_rows, shuffle=True,
+            random_state=random_state, epoch=epoch, label_dtype=label_dtype,
+        )  # fmt: skip
+        t_epoch = time.perf_counter()
+        hist = model.fit(
+            train_ds, validation_data=val_ds, epochs=epoch + 1, initial_epoch=epoch,
+            shuffle=False, verbose=0, callbacks=callbacks,
+        )  # fmt: skip
+        row = {"epoch": epoch + 1, **{k: float(v[-1]) for k, v in hist.history.items()}}
+        row["seconds"] = time.perf_counter() - t_epoch
+        _end_epoch(backup, model, state, row, monitor)
+        pd.DataFrame(state["history"]).to_csv(out_dir / "history.csv.tmp", index=False)
+        os.replace(out_dir / "history.csv.tmp", out_dir / "history.csv")
+        log.info("%s epoch %d: loss %.4f val_loss %.4f%s (%.1f s)", out_dir.name, epoch + 1,
+                 row["loss"], row["val_loss"],
+                 f" {monitor} {row[monitor]:.4f}" if monitor != "val_loss" else "",
+                 row["seconds"])  # fmt: skip
+        epochs_this_call += 1
+        if stop_after_epochs is not None and epochs_this_call >= stop_after_epochs:
+            if epoch + 1 < max_epochs and state["wait"] < patience:
+                log.info("%s: stopping after %d epochs as asked", out_dir, epochs_this_call)
+                history = pd.DataFrame(state["history"])
+                return TrainResult(model, history, out_dir, state["best_epoch"],
+                                   {"finished": False}, start_epoch, config=config)  # fmt: skip
+    return _finish(model, state, out_dir, config, start_epoch, time.perf_counter() - t0, monitor)
+
+
+def _run_config(
+    model: keras.Model, train: Split, val: Split, recipe: dict, random_state: int, loss: str,
+    extra: dict[str, Any] | None, monitor: str = "val_loss",
+) -> dict[str, Any]:  # fmt: skip
+    """The run's identity: recipe, data fingerprint (rows + labels) and architecture."""
+    tr, va = train.rows(), val.rows()
+    config = {
+        **recipe, "random_state": int(random_state), "loss": loss, "optimizer": "adam",
+        "early_stopping": f"{monitor}, best weights restored",
+        "n_train": len(tr), "n_val": len(va), "seq_len": int(train.codes.shape[1]),
+        "data_fingerprint": _fingerprint(
+            tr, np.asarray(train.labels)[tr], va, np.asarray(val.labels)[va]
+        ),
+        "model_name": model.name, "n_params": int(model.count_params()),
+        "n_trainable_params": int(sum(int(np.prod(v.shape)) for v in model.trainable_weights)),
+        "architecture_sha": hashlib.sha256(model.to_json().encode()).hexdigest()[:16],
+        "dtype_policy": model.get_layer("trunk_stem_conv").dtype_policy.name,
+        "extra": extra or {},
+    }  # fmt: skip
+    return json.loads(json.dumps(config))
+
+
+def _check_config(out_dir: Path, config: dict[str, Any]) -> None:
+    path = out_dir / "config.json"
+    if not path.is_file():
+        return
+    old = json.loads(path.read_text())
+    diff = sorted(k for k in set(old) | set(config) if old.get(k) != config.get(k))
+    if diff:
+        detail = "; ".join(f"{k}: {old.get(k)!r} → {config.get(k)!r}" for k in diff)
+        raise RunConfigMismatch(
+            f"{out_dir} holds a run with another configuration ({detail}); delete the folder "
+            "or choose another output directory"
+        )
+
+
+def _load_state(backup: Path, model: keras.Model) -> dict[str, Any]:
+    path = backup / "state.json"
+    if not path.is_file():
+        return {"epoch": 0, "best_epoch": 0, "best_score": None, "wait": 0, "history": []}
+    state = json.loads(path.read_text())
+    if "best_val_loss" in state:  # a backup written before the monitor became a choice
+        state["best_score"] = state.pop("best_val_loss")
+    model.load_weights(backup / state["last_weights"])
+    return state
+
+
+def early_stopping_update(
+    state: dict[str, Any], score: float, epoch: int, mode: str = "min"
+) -> tuple[dict[str, Any], bool]:
+    """Keras' rule (min_delta 0): record an improvement or count a non-improving epoch.
+
+    ``mode`` is ``"min"`` (a loss) or ``"max"`` (an AUROC). Returns a new state
+    (``best_score, best_epoch, wait`` updated) and whether ``epoch`` is the new best.
+    Training stops once ``wait >= patience``. NaN never improves.
+    """
+    best = state["best_score"]
+    better = best is None or (score < best if mode == "min" else score > best)
+    if np.isfinite(score) and better:
+        return {**state, "best_score": float(score), "best_epoch": int(epoch), "wait": 0}, True
+    return {**state, "wait": state["wait"] + 1}, False
+
+
+def _end_epoch(
+    backup: Path, model: keras.Model, state: dict, row: dict, monitor: str = "val_loss"
+) -> None:
+    """Update early stopping and write this epoch's backup; ``state.json`` goes last."""
+    epoch = row["epoch"]
+    old_files = {state.get("last_weights"), state.get("best_weights")} - {None}
+    last = f"epoch_{epoch:04d}.weights.h5"
+    model.save_weights(backup / last)
+    state["last_weights"] = last
+    new, improved = early_stopping_update(state, row[monitor], epoch, MONITORS[monitor])
+    state.update(new)
+    if improved:
+        state["best_weights"] = last
+    state["epoch"] = epoch
+    state["history"].append(row)
+    _atomic_write_text(backup / "state.json", json.dumps(state, indent=1))
+    for name in old_files - {state["last_weights"], state.get("best_weights")}:
+        (backup / name).unlink(missing_ok=True)
+
+
+def _finish(
+    model: keras.Model,
+    state: dict,
+    out_dir: Path,
+    config: dict,
+    start_epoch: int,
+    seconds: float,
+    monitor: str = "val_loss",
+) -> TrainResult:
+    backup = out_dir / "backup"
+    if state.get("best_weights"):
+        model.load_weights(backup / state["best_weights"])
+    tmp = out_dir / "model.tmp.keras"
+    model.save(tmp)
+    os.replace(tmp, out_dir / "model.keras")
+    history = pd.DataFrame(state["history"])
+    best_rows = history.loc[history["epoch"] == state["best_epoch"]]
+    best = best_rows.iloc[0].to_dict() if len(best_rows) else {}  # empty if never finite
+    if not best:
+        log.warning("%s: %s never finite; keeping the last weights", out_dir, monitor)
+    epochs_run = int(state["epoch"])
+    metrics = {
+        "finished": True,
+        "best_epoch": int(state["best_epoch"]),
+        "monitor": monitor,
+        "epochs_run": epochs_run,
+        "stopped_early": epochs_run < config["max_epochs"],
+        "best": {k: float(v) for k, v in best.items() if k != "epoch"},
+        "train_seconds_this_call": seconds,
+        "train_samples_per_s": float(
+            config["n_train"]
+            * (epochs_run - start_epoch)
+            / history["seconds"].iloc[start_epoch:].sum()
+        )
+        if epochs_run > start_epoch
+        else None,
+        "resumed_from_epoch": start_epoch,
+    }
+    _atomic_write_text(out_dir / "metrics.json", json.dumps(metrics, indent=2))
+    shutil.rmtree(backup, ignore_errors=True)
+    return TrainResult(
+        model,
+        history,
+        out_dir,
+        metrics["best_epoch"],
+        metrics,
+        resumed_from_epoch=start_epoch,
+        config=config,
+    )
