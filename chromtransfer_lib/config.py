@@ -19,6 +19,8 @@ from typing import Any
 
 import yaml
 
+from chromtransfer_lib.errors import InputError
+
 #: The six cell lines of the paper, in the order the paper lists them.
 CELL_LINES: tuple[str, ...] = ("A549", "HCT116", "HepG2", "GM12878", "K562", "MCF7")
 
@@ -33,7 +35,7 @@ PROFILE_NAMES: tuple[str, ...] = ("smoke", "quick", "paper")
 MONITORS: dict[str, str] = {"val_loss": "min", "val_auroc": "max"}
 
 
-class ConfigError(ValueError):
+class ConfigError(InputError, ValueError):
     """A profile file is malformed: the message names the file and the key."""
 
 

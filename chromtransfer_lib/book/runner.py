@@ -26,13 +26,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from chromtransfer_lib.config import load_profile
+from chromtransfer_lib.errors import InputError
 
 log = logging.getLogger(__name__)
 
 CHAPTER_PATTERN = re.compile(r"^\d\d_[a-z0-9_]+\.py$")
 
 
-class BookError(RuntimeError):
+class BookError(InputError, RuntimeError):
     """A chapter failed to execute, or the HTML book was not built."""
 
 

@@ -39,6 +39,7 @@ import pandas as pd
 from numpy.lib.format import open_memmap
 
 from chromtransfer_lib.config import CELL_LINES, UNIVERSAL_NEGATIVE
+from chromtransfer_lib.errors import InputError
 from chromtransfer_lib.genome.regions import (
     COLS,
     canonical_cell_line,
@@ -60,7 +61,7 @@ FORMAT_VERSION = 1
 _FILES = ("codes.npy", "regions.parquet", "provenance.json")
 
 
-class LeakageError(RuntimeError):
+class LeakageError(InputError, RuntimeError):
     """A test-chromosome region is in a training or validation set."""
 
 

@@ -49,6 +49,8 @@ import pooch
 import requests
 import yaml
 
+from chromtransfer_lib.errors import InputError
+
 log = logging.getLogger(__name__)
 
 DATA_ENV = "CHROMTRANSFER_DATA"
@@ -62,15 +64,15 @@ _REQUIRED = ("name", "url", "path", "size", "license", "citation", "used_by", "d
 _OPTIONAL = ("sha256", "checksum_source", "trust_on_first_use", "approx_size", "note")
 
 
-class ManifestError(ValueError):
+class ManifestError(InputError, ValueError):
     """A manifest file or a published checksum file is malformed (names the file and key)."""
 
 
-class ChecksumMismatchError(ValueError):
+class ChecksumMismatchError(InputError, ValueError):
     """A file's checksum differs from the pinned, published or recorded one."""
 
 
-class DataUnavailableError(OSError):
+class DataUnavailableError(InputError, OSError):
     """A file could not be obtained; the message says where to put it by hand."""
 
 

@@ -42,6 +42,7 @@ from pathlib import Path
 import pandas as pd
 
 from chromtransfer_lib.config import AUTHOR_SPELLING, CELL_LINES, UNIVERSAL_NEGATIVE
+from chromtransfer_lib.errors import InputError
 from chromtransfer_lib.genome.regions import read_label_file
 
 log = logging.getLogger(__name__)
@@ -50,7 +51,7 @@ SPLITS = ("train", "test")
 GAP_COLUMNS = ("bin", "chrom", "chromStart", "chromEnd", "ix", "n", "size", "type", "bridge")
 
 
-class PaperDataError(ValueError):
+class PaperDataError(InputError, ValueError):
     """An input file is malformed; the message names the file and row.
 
     (Label files are read by :func:`chromtransfer_lib.genome.regions.read_label_file`, which raises

@@ -21,12 +21,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from chromtransfer_lib.errors import InputError
+
 logger = logging.getLogger(__name__)
 
 _BASES = "ACGT"
 
 
-class UnknownMotifError(KeyError):
+class UnknownMotifError(InputError, KeyError):
     """A requested motif name or matrix ID is not in the loaded JASPAR collection."""
 
     def __str__(self) -> str:  # KeyError would quote the whole message

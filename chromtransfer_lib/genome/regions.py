@@ -31,6 +31,7 @@ from sklearn.model_selection import KFold, StratifiedKFold
 from tqdm.auto import tqdm
 
 from chromtransfer_lib.config import AUTHOR_SPELLING, CELL_LINES, UNIVERSAL_NEGATIVE
+from chromtransfer_lib.errors import InputError
 from chromtransfer_lib.genome.sequence import N_CODE, chrom_hint, chrom_sizes, read_chromosome
 
 log = logging.getLogger(__name__)
@@ -39,7 +40,7 @@ COLS = ["chrom", "start", "end"]
 _LABEL_ROW = re.compile(r"^\s*([^:,\s]+):(\d+)-(\d+)\s*,\s*([^,\s]+)\s*$")
 
 
-class RegionError(ValueError):
+class RegionError(InputError, ValueError):
     """A region file or table is malformed: the message names the file, line and value."""
 
 

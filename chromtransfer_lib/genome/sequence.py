@@ -25,6 +25,8 @@ import pyfaidx
 from numpy.lib.stride_tricks import sliding_window_view
 from tqdm.auto import tqdm
 
+from chromtransfer_lib.errors import InputError
+
 ALPHABET = "ACGT"
 N_CODE = 4
 
@@ -44,7 +46,7 @@ _COMPLEMENT = np.array([3, 2, 1, 0, 4], dtype=np.uint8)
 _EYE = np.vstack([np.eye(4, dtype=np.float32), np.zeros((1, 4), dtype=np.float32)])
 
 
-class SequenceError(ValueError):
+class SequenceError(InputError, ValueError):
     """A sequence holds a letter that is not a nucleotide or IUPAC code."""
 
 
@@ -156,7 +158,7 @@ def one_hot_tensor(codes):  # TensorFlow types: not annotated
 # --------------------------------------------------------------------------------------------
 
 
-class FastaError(ValueError):
+class FastaError(InputError, ValueError):
     """A FASTA file cannot be read, or a region does not fit its chromosomes."""
 
 

@@ -54,6 +54,8 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from chromtransfer_lib.errors import InputError
+
 TRUNK_PREFIX = "trunk_"
 TRUNK_OUTPUT = "trunk_gap"
 PRETRAIN_HEAD = "head_pretrain"
@@ -61,7 +63,7 @@ FINETUNE_HEAD = "head_finetune"
 INPUT_NAME = "one_hot"
 
 
-class ModelLoadError(ValueError):
+class ModelLoadError(InputError, ValueError):
     """A saved model is missing, corrupt, of the wrong architecture or input length."""
 
 

@@ -42,6 +42,7 @@ import tensorflow as tf
 
 from chromtransfer_lib.config import MONITORS
 from chromtransfer_lib.data.pipeline import make_dataset
+from chromtransfer_lib.errors import InputError
 from chromtransfer_lib.models.network import load_model
 
 log = logging.getLogger(__name__)
@@ -78,7 +79,7 @@ class TrainResult:
         return self.out_dir / "model.keras"
 
 
-class RunConfigMismatch(ValueError):
+class RunConfigMismatch(InputError, ValueError):
     """An output folder holds a run with a different configuration."""
 
 

@@ -20,6 +20,7 @@ from chromtransfer_lib.config import (
     UNIVERSAL_NEGATIVE,
     SimulationConfig,
 )
+from chromtransfer_lib.errors import InputError
 from chromtransfer_lib.genome.jaspar import JasparMatrix
 from chromtransfer_lib.sim import background as genome_sim
 from chromtransfer_lib.sim import plant
@@ -27,7 +28,7 @@ from chromtransfer_lib.sim import plant
 logger = logging.getLogger(__name__)
 
 
-class SimulationError(ValueError):
+class SimulationError(InputError, ValueError):
     """The simulation spec cannot produce a world: the message names the key to change."""
 
 
