@@ -38,30 +38,20 @@
 profile = "quick"
 run_dir = None
 
-# %%
-
-import pandas as pd
-from IPython.display import display
+# %% tags=["hide-input"]
 from myst_nb import glue
 
+from chromtransfer_lib.book import interpret_figures as figures
+from chromtransfer_lib.book import interpret_numbers as numbers
 from chromtransfer_lib.book import interpret_tables as tables
 from chromtransfer_lib.book import interpretation as interp
-from chromtransfer_lib.book import plots_interpret as pi
-from chromtransfer_lib.book import results, stages
-from chromtransfer_lib.book import runner as book
-from chromtransfer_lib.genome.jaspar import load_jaspar
-from chromtransfer_lib.interpret import clusters as motif_clusters
+from chromtransfer_lib.book import results, runner, stages
 
 ctx = stages.start_chapter(profile, run_dir)
-prof, cfg = ctx.profile, ctx.profile.interpret
-
-# %%
-inputs = stages.ensure_world(ctx)
-datasets = stages.ensure_datasets(ctx, inputs)
-models = interp.ensure_models(ctx, datasets)
-regions = interp.ensure_region_set(ctx, datasets, models)
-gxi, proba = interp.ensure_attributions(ctx, models, regions)
-scan = interp.ensure_scan(ctx, regions)
+att = interp.ensure_attribution(ctx)
+enr = interp.motif_enrichment(att)
+for name, value in numbers.enrichment_numbers(att, enr).items():
+    glue(name, value, display=False)
 
 # %% [markdown]
 # ## Predicted binding sites
@@ -73,17 +63,7 @@ scan = interp.ensure_scan(ctx, regions)
 # {glue:text}`n_tfs_enough` TFs have at least {glue:text}`min_sites` sites and are tested.
 
 # %%
-sites_per_tf = scan.hits["tf"].value_counts()
-glue("p_value", f"{cfg.p_value:g}", display=False)
-glue("n_matrices", scan.n_matrices, display=False)
-glue("n_unreachable", len(scan.unreachable), display=False)
-glue("n_hits", len(scan.hits), display=False)
-glue("n_regions", len(regions.regions), display=False)
-glue("n_tfs_enough", int((sites_per_tf >= cfg.min_sites).sum()), display=False)
-glue("min_sites", cfg.min_sites, display=False)
-scan.unreachable.groupby("width").size().rename(
-    "matrices never reaching the threshold"
-).to_frame().T
+tables.unreachable_table(att)
 
 # %% [markdown]
 # ## KS enrichment per model
@@ -97,31 +77,21 @@ scan.unreachable.groupby("width").size().rename(
 # (fine-tuned − pre-trained; HepG2 − K562 on the union of positive predictions).
 
 # %%
-enr = interp.run_enrichment(scan.hits, gxi, regions, min_sites=cfg.min_sites, fdr=cfg.fdr)
-overview = tables.enrichment_overview(enr, scan.hits)
-glue("fdr", f"{cfg.fdr:g}", display=False)
-overview
+tables.ks_overview(att, enr)
 
 # %% [markdown]
 # Significant means FDR < {glue:text}`fdr`. The top TFs of each single-model analysis (the
 # paper's Fig S4), planted drivers of the line in orange, faded bars not significant:
 
 # %%
-single = ["HepG2", "pretrained@HepG2", "scratch_HepG2", "K562", "pretrained@K562"]
-motif_roles = pd.read_csv(inputs.motifs, sep="\t") if inputs.motifs else None
-drivers = tables.world_drivers(motif_roles, prof.simulation.drivers)
-driver_names = tables.analysis_driver_names(drivers)
-long = tables.ranking_long({interp.Enrichment.label(k): enr.ks[k] for k in single})
-pi.plot_rank_bars(long, top_n=12, drivers=driver_names) if len(long) else print("no TF tested")
+figures.fig_s4_rankings(att, enr)
 
 # %% [markdown]
 # What fine-tuning changed: KS on the per-site difference fine-tuned − pre-trained (Fig S5);
 # TFs on top gained importance during fine-tuning.
 
 # %%
-keys = ["HepG2-pretrained", "K562-pretrained"]
-long_diff = tables.ranking_long({interp.Enrichment.label(k): enr.ks[k] for k in keys})
-pi.plot_rank_bars(long_diff, top_n=12, drivers=driver_names) if len(long_diff) else None
+figures.fig_s5_fine_tuning(att, enr)
 
 # %% [markdown]
 # ## HNF4A, CEBPA and OLIG2 (Fig 3D–F)
@@ -132,10 +102,7 @@ pi.plot_rank_bars(long_diff, top_n=12, drivers=driver_names) if len(long_diff) e
 # left. (OLIG2 was not planted in this world, so its sites are chance matches.)
 
 # %%
-ecdf = tables.ecdf_frame(
-    {interp.Enrichment.label(k): enr.sites[k] for k in single[:3]}, ["HNF4A", "CEBPA", "OLIG2"]
-)
-pi.plot_ecdf(ecdf, title="HepG2 regions") if len(ecdf) else print("none of these TFs has sites")
+figures.fig3_ecdf(enr)
 
 # %% [markdown]
 # ## HepG2 against K562 (Fig 3G)
@@ -146,43 +113,49 @@ pi.plot_ecdf(ecdf, title="HepG2 regions") if len(ecdf) else print("none of these
 # important to one line only sit far from the diagonal.
 
 # %%
-versus = tables.d_versus(enr.ks["HepG2@union"], enr.ks["K562@union"], enr.ks["HepG2-K562"])
-if len(versus):
-    always = [*drivers["HepG2"], *drivers["K562"]]
-    display(pi.plot_d_scatter(versus, x="HepG2", y="K562", label_n=10, always=always))
-versus.head(8).round(3)
+figures.fig3g_scatter(att, enr)
+
+# %% [markdown]
+# The TFs that lean most towards HepG2 (largest D of the difference):
+
+# %%
+tables.d_versus_table(enr)
 
 # %% [markdown]
 # ## Ground truth: are the planted drivers on top?
 #
 # The simulation planted each line's driver motifs in its specific regions (for HepG2:
-# {glue:text}`drivers_HepG2`; for K562: {glue:text}`drivers_K562`). {glue:text}`truth_note`
-# Below, the rank of each driver by signed D in each model's ranking (1 = most enriched;
-# * significantly enriched, ° significantly depleted; – fewer than {glue:text}`min_sites`
-# sites). The other line's model, on the union of both lines' regions, is a control.
+# {glue:text}`drivers_HepG2`; for K562: {glue:text}`drivers_K562`). This run's data source is
+# *{glue:text}`data_source`*: on real data nothing was planted, so read "drivers" as the factors
+# the profile expects for each line. Below, the rank of each driver by signed D in each model's
+# ranking (1 = most enriched; * significantly enriched, ° significantly depleted; – fewer than
+# {glue:text}`min_sites` sites). The other line's model, on the union of both lines' regions, is
+# a control.
 
 # %%
-glue("drivers_HepG2", ", ".join(drivers["HepG2"]), display=False)
-glue("drivers_K562", ", ".join(drivers["K562"]), display=False)
-real_data = (
-    "This run uses real data, so nothing was planted: read 'drivers' as the factors the "
-    "profile expects for each line."
-)
-glue("truth_note", real_data if inputs.ground_truth is None else "", display=False)
-tf_ids = tables.tf_matrix_ids(scan.hits)
-tested = sorted(set().union(*(set(ks["tf"]) for ks in enr.ks.values())))
-clusters = motif_clusters.tf_clusters({t: tf_ids[t] for t in tested}, load_jaspar())
-ranks = tables.driver_rank_table(enr, drivers, tf_ids, clusters=clusters)
-pi.plot_driver_ranks(ranks)
-
-# %%
-for name, text in tables.ranking_sentences(enr, ranks, fdr=cfg.fdr).items():
-    glue(name, text, display=False)
+figures.driver_rank_figure(att, enr)
 
 # %% [markdown]
-# {glue:text}`sentence_HepG2` {glue:text}`comparison_HepG2`
+# For the HepG2 ChromTransfer model, {glue:text}`n_significant_HepG2` of
+# {glue:text}`n_tested_HepG2` tested TFs pass FDR < {glue:text}`fdr`; planted HepG2 drivers
+# among its top 5 significant TFs: {glue:text}`top5_HepG2` of {glue:text}`n_drivers_HepG2`
+# ({glue:text}`top5_names_HepG2`). Its best-ranked driver, {glue:text}`best_driver_HepG2`, is
+# #{glue:text}`best_rank_HepG2` by signed D. For comparison, {glue:text}`top5_pre_HepG2` of
+# them reach the top 5 of the pre-trained model and {glue:text}`top5_scratch_HepG2` that of the
+# binary baseline; the control, the {glue:text}`control_HepG2`, has
+# {glue:text}`top5_control_HepG2`. Fine-tuning moved the drivers up where the first count beats
+# the others, as the paper found for HNF4A and CEBPA.
 #
-# {glue:text}`sentence_K562` {glue:text}`comparison_K562`
+# For the K562 ChromTransfer model, {glue:text}`n_significant_K562` of
+# {glue:text}`n_tested_K562` tested TFs pass FDR < {glue:text}`fdr`; planted K562 drivers among
+# its top 5: {glue:text}`top5_K562` of {glue:text}`n_drivers_K562`
+# ({glue:text}`top5_names_K562`), the best-ranked being {glue:text}`best_driver_K562` at
+# #{glue:text}`best_rank_K562`; {glue:text}`top5_pre_K562` for the pre-trained model, and
+# {glue:text}`top5_control_K562` for the control ({glue:text}`control_K562`). The counts side
+# by side:
+
+# %%
+tables.driver_counts(att, enr)
 
 # %% [markdown]
 # ### Look-alike matrices, counted once
@@ -194,47 +167,49 @@ for name, text in tables.ranking_sentences(enr, ranks, fdr=cfg.fdr).items():
 # bZIPs that "all recognize similar binding site sequences"). Here the
 # {glue:text}`n_tested_tfs` tested TFs are grouped into {glue:text}`n_clusters` clusters of
 # look-alike matrices (column-wise Pearson correlation of aligned matrices, both strands,
-# average linkage, similarity ≥ {glue:text}`cluster_threshold`; `motif_clusters` says how),
-# and each cluster is ranked by its best significant member. {glue:text}`cluster_sentence`
+# average linkage, similarity ≥ {glue:text}`cluster_threshold`;
+# `chromtransfer_lib.interpret.clusters` says how), and each cluster is ranked by its best
+# significant member. Counted this way, {glue:text}`cl_top5_HepG2` of HepG2's
+# {glue:text}`n_drivers_HepG2` planted drivers are in the HepG2 model's top 5 clusters
+# ({glue:text}`cl_which_HepG2`) against {glue:text}`cl_top5_pre_HepG2` for the pre-trained
+# model, and {glue:text}`cl_top5_K562` of K562's {glue:text}`n_drivers_K562`
+# ({glue:text}`cl_which_K562`) against {glue:text}`cl_top5_pre_K562`.
 
 # %%
-glue("n_tested_tfs", len(tested), display=False)
-glue("n_clusters", int(clusters.nunique()), display=False)
-glue("cluster_threshold", f"{motif_clusters.THRESHOLD:g}", display=False)
-glue("cluster_sentence", tables.cluster_sentence(ranks), display=False)
-cluster_view = tables.cluster_tables(
-    enr, clusters, ["HepG2", "pretrained@HepG2", "K562", "pretrained@K562"]
-)
-cluster_view
+tables.cluster_table(enr)
 
 # %% [markdown]
 # Rankings compare TFs with each other; the planted sites can also be checked directly. For
 # every planted driver site in a line's analysed regions: did the scan find it (same matrix,
 # same bases), and is its score above the 90th percentile of sites that overlap nothing
-# planted? By chance, a tenth of the sites would be (dashed line).
+# planted? By chance, a tenth of the sites would be (dashed line). On real data both are empty.
 
 # %%
-truth = pd.read_csv(inputs.ground_truth, sep="\t") if inputs.ground_truth else None
-planted = tables.planted_in_windows(truth, regions.regions) if truth is not None else None
-if planted is not None:
-    recovery, recovery_tf = tables.recovery_tables(enr, planted, regions, drivers)
-    display(recovery.round(3))
-    display(pi.plot_recovery(recovery_tf))
+tables.recovery_table(att, enr)
 
 # %%
-recovery = recovery if planted is not None else None
-metrics = tables.enrichment_metrics(enr, ranks, scan, recovery=recovery, clusters=clusters)
+figures.recovery_figure(att, enr)
+
+# %% tags=["hide-input"]
+metrics = numbers.enrichment_metrics(att, enr)
 path = results.save_metrics(ctx.run_dir, "07_motif_enrichment", metrics)
 print("metrics saved to", path.relative_to(ctx.run_dir))
-{k: v for k, v in metrics.items() if k.endswith(("top_tfs", "in_top5"))}
+
+# %% [markdown]
+# Every analysis's significant TFs, best first, and its planted drivers in the top 5, as saved:
+
+# %%
+numbers.headline_metrics(metrics)
 
 # %% [markdown]
 # ## Summary
 #
 # Every analysed region was scanned with the JASPAR 2022 CORE vertebrate collection, each
 # predicted site scored by its maximum gradient × input, and TFs ranked per model by a signed
-# KS statistic. On this run: {glue:text}`sentence_HepG2` {glue:text}`comparison_HepG2`
-# {glue:text}`sentence_K562`
+# KS statistic. On this run, {glue:text}`top5_HepG2` of {glue:text}`n_drivers_HepG2` planted
+# HepG2 drivers reach the HepG2 model's top 5 ({glue:text}`top5_pre_HepG2` for the pre-trained
+# model), and {glue:text}`top5_K562` of {glue:text}`n_drivers_K562` K562 drivers the K562
+# model's ({glue:text}`top5_pre_K562` for the pre-trained model).
 #
 # Two cautions carry over from the paper and from design choices here: site scores of
 # overlapping motifs are not independent (the AP-1/NFE2 family and the HNF4 paralogues share
@@ -245,4 +220,4 @@ print("metrics saved to", path.relative_to(ctx.run_dir))
 # with jupytext and papermill:
 
 # %%
-print(book.chapter_command("07_motif_enrichment", prof.name))
+print(runner.chapter_command("07_motif_enrichment", ctx.profile.name))

@@ -1,16 +1,21 @@
-"""Glue of the interpretation chapters: region selection, ground truth in window coordinates,
-driver matching and rankings, site tables, the enrichment analyses and their metrics."""
+"""Stages and analyses of the interpretation chapters: region selection, ground truth in window
+coordinates, driver matching and rankings, site tables, the enrichment analyses, the caches."""
 
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from chromtransfer_lib.book import interpret_analyses as an
+from chromtransfer_lib.book import interpret_cache as cache
+from chromtransfer_lib.book import interpret_regions as reg
 from chromtransfer_lib.book import interpret_tables as tables
-from chromtransfer_lib.book import interpretation as interp
+from chromtransfer_lib.book import interpret_truth as truth_mod
 from chromtransfer_lib.interpret.enrichment import site_scores
 
 # --- region selection ---------------------------------------------------------------------------
@@ -20,21 +25,21 @@ def test_positive_predictions_are_capped_by_a_seeded_sample() -> None:
     rng = np.random.default_rng(0)
     proba = rng.random(500)
     labels = (rng.random(500) < 0.3).astype(int)
-    sel = interp.select_positive_predictions(proba, labels, max_regions=40, random_state=3)
+    sel = reg.select_positive_predictions(proba, labels, max_regions=40, random_state=3)
     assert sel.n_positive == int((proba >= 0.5).sum())
     assert not sel.fallback
     assert len(sel.rows) == 40 and np.all(np.diff(sel.rows) > 0)
     assert np.all(proba[sel.rows] >= 0.5)
-    again = interp.select_positive_predictions(proba, labels, max_regions=40, random_state=3)
+    again = reg.select_positive_predictions(proba, labels, max_regions=40, random_state=3)
     np.testing.assert_array_equal(sel.rows, again.rows)
-    few = interp.select_positive_predictions(proba, labels, max_regions=10_000, random_state=3)
+    few = reg.select_positive_predictions(proba, labels, max_regions=10_000, random_state=3)
     np.testing.assert_array_equal(few.rows, np.flatnonzero(proba >= 0.5))
 
 
 def test_no_positive_prediction_falls_back_to_best_scored_labelled_positives() -> None:
     proba = np.array([0.1, 0.4, 0.3, 0.2, 0.45, 0.05])
     labels = np.array([1, 1, 0, 1, 0, 1])
-    sel = interp.select_positive_predictions(proba, labels, max_regions=2, random_state=0)
+    sel = reg.select_positive_predictions(proba, labels, max_regions=2, random_state=0)
     assert sel.fallback and sel.n_positive == 0
     np.testing.assert_array_equal(sel.rows, [1, 3])  # labelled positives with p 0.4 and 0.2
 
@@ -61,13 +66,13 @@ def test_union_deduplicates_regions_and_keeps_flags_labels_and_codes() -> None:
     codes_a = np.arange(30, dtype=np.uint8).reshape(3, 10) % 4
     codes_b = (np.arange(20, dtype=np.uint8).reshape(2, 10) + 1) % 4
     codes_b[0] = codes_a[1]  # the same window has the same sequence
-    table, seq = interp.union_regions({"A": a, "B": b}, {"A": codes_a, "B": codes_b})
+    table, seq = reg.union_regions({"A": a, "B": b}, {"A": codes_a, "B": codes_b})
     assert table["region_start"].tolist() == [0, 100, 200, 300]
     assert table["in_A"].tolist() == [True, True, True, False]
     assert table["in_B"].tolist() == [False, True, False, True]
     np.testing.assert_array_equal(table["y_B"].to_numpy(), [np.nan, 0, np.nan, 1])
     np.testing.assert_array_equal(seq, np.vstack([codes_a, codes_b[1:]]))
-    rs = interp.RegionSet(seq, table, "k", pd.DataFrame())
+    rs = reg.RegionSet(seq, table, "k", pd.DataFrame())
     np.testing.assert_array_equal(rs.rows("B"), [1, 3])
     np.testing.assert_array_equal(rs.rows(), [0, 1, 2, 3])
 
@@ -137,7 +142,7 @@ def _world(seed: int, *, n_regions: int = 30, seq_len: int = 200, region_len: in
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_planted_sites_in_window_coordinates_match_brute_force(seed: int) -> None:
     genome, regions, truth = _world(seed)
-    got = tables.planted_in_windows(truth.drop(columns=["kmer", "intact"]), regions)
+    got = truth_mod.planted_in_windows(truth.drop(columns=["kmer", "intact"]), regions)
     expected = set()
     for t in truth[truth["rel_start"].notna()].itertuples():
         for row, w in enumerate(regions.itertuples()):
@@ -165,7 +170,7 @@ def test_planted_sites_reject_inconsistent_region_starts() -> None:
         bad = pd.concat([bad, bad])
     bad.iloc[1, bad.columns.get_loc("rel_start")] += 1
     with pytest.raises(ValueError, match="rDHS000"):
-        tables.planted_in_windows(bad.drop(columns=["kmer", "intact"]), regions)
+        truth_mod.planted_in_windows(bad.drop(columns=["kmer", "intact"]), regions)
 
 
 # --- rankings and drivers -----------------------------------------------------------------------
@@ -186,9 +191,9 @@ def _ks(rows: list[tuple[str, float, bool]]) -> pd.DataFrame:
 
 def test_top_tfs_are_significant_by_descending_signed_d() -> None:
     ks = _ks([("B", 0.2, True), ("A", 0.5, False), ("C", 0.4, True), ("D", -0.3, True)])
-    assert tables.top_tfs(ks) == ["C", "B", "D"]
-    assert tables.top_tfs(ks, positive_only=True) == ["C", "B"]
-    assert tables.top_tfs(ks.iloc[:0]) == []
+    assert an.top_tfs(ks) == ["C", "B", "D"]
+    assert an.top_tfs(ks, positive_only=True) == ["C", "B"]
+    assert an.top_tfs(ks.iloc[:0]) == []
 
 
 def test_driver_ranks_match_names_case_insensitively_and_by_matrix_id() -> None:
@@ -201,7 +206,7 @@ def test_driver_ranks_match_names_case_insensitively_and_by_matrix_id() -> None:
             ("NFE2", -0.4, True),
         ]
     )
-    ranks = tables.driver_ranks(
+    ranks = an.driver_ranks(
         ks,
         ["SPI1", "GATA1", "GFI1", "NFE2", "ABSENT"],
         driver_ids={"GFI1": "MA0038.2"},
@@ -214,8 +219,8 @@ def test_driver_ranks_match_names_case_insensitively_and_by_matrix_id() -> None:
     assert by.loc["GATA1", "rank"] == 4 and np.isnan(by.loc["GATA1", "top_rank"])
     assert by.loc["NFE2", "rank"] == 5 and np.isnan(by.loc["NFE2", "top_rank"])  # depleted
     assert np.isnan(by.loc["ABSENT", "rank"]) and by.loc["ABSENT", "n_tested"] == 5
-    assert tables.drivers_in_top(ranks, n=5) == 2
-    assert tables.drivers_in_top(ranks, n=2) == 1
+    assert an.drivers_in_top(ranks, n=5) == 2
+    assert an.drivers_in_top(ranks, n=2) == 1
 
 
 def test_line_drivers_take_matrix_ids_from_the_world_table() -> None:
@@ -227,8 +232,8 @@ def test_line_drivers_take_matrix_ids_from_the_world_table() -> None:
         }
     )
     drivers = {"GM12878": ["SPI1", "IRF4"], "K562": ["GATA1"]}
-    assert tables.line_drivers(roles, drivers, "GM12878") == {"SPI1": "MA0080.6", "IRF4": None}
-    assert tables.line_drivers(None, drivers, "K562") == {"GATA1": None}
+    assert truth_mod.line_drivers(roles, drivers, "GM12878") == {"SPI1": "MA0080.6", "IRF4": None}
+    assert truth_mod.line_drivers(None, drivers, "K562") == {"GATA1": None}
 
 
 # --- site tables --------------------------------------------------------------------------------
@@ -259,7 +264,7 @@ def test_ism_site_table_maps_rows_and_matches_brute_force() -> None:
     hits = _hits(0, n=300, regions=12, length=80)
     gxi, rows = rng.normal(size=(12, 80)), np.array([2, 5, 9])
     delta = rng.normal(size=(3, 80))
-    got = interp.ism_site_table(hits, gxi, delta, rows)
+    got = an.ism_site_table(hits, gxi, delta, rows)
     assert set(got["region"]) <= set(rows) and len(got) == hits["region"].isin(rows).sum()
     for s in got.itertuples():
         k = list(rows).index(s.region)
@@ -302,8 +307,8 @@ def test_ecdf_frame_compares_a_tf_with_non_overlapping_other_sites() -> None:
 
 def test_agreement_factors_pick_cebpa_hnf4a_and_one_fos_jun_dimer() -> None:
     names = ["FOS::JUNB", "Hnf4a", "CEBPA", "FOS::JUN", "JUN", "CTCF"]
-    assert tables.agreement_factors(names) == ["CEBPA", "Hnf4a", "FOS::JUN"]
-    assert tables.agreement_factors(["CTCF"]) == []
+    assert an.agreement_factors(names) == ["CEBPA", "Hnf4a", "FOS::JUN"]
+    assert an.agreement_factors(["CTCF"]) == []
 
 
 # --- the chapter 7 analyses on a planted signal -------------------------------------------------
@@ -315,88 +320,58 @@ def _signal_world(seed: int = 0):
     n, length = 80, 100
     hits = _hits(seed, n=1500, regions=n, length=length)
     table = pd.DataFrame({"in_HepG2": np.arange(n) < 50, "in_K562": np.arange(n) >= 30})
-    regions = interp.RegionSet(np.zeros((n, length), np.uint8), table, "k", pd.DataFrame())
-    gxi = {m: rng.normal(0, 1, (n, length)) for m in interp.MODEL_LABELS}
+    regions = reg.RegionSet(np.zeros((n, length), np.uint8), table, "k", pd.DataFrame())
+    gxi = {m: rng.normal(0, 1, (n, length)) for m in reg.MODEL_LABELS}
     for model, tf in (("HepG2", "A"), ("K562", "B")):
         for s in hits[hits["tf"] == tf].itertuples():
             gxi[model][s.region, s.start + 2] += 4.0
     return hits, gxi, regions
 
 
-def test_run_enrichment_finds_each_models_planted_tf_and_reports_metrics() -> None:
+def test_run_enrichment_finds_each_models_planted_tf() -> None:
     hits, gxi, regions = _signal_world()
-    enr = interp.run_enrichment(hits, gxi, regions, min_sites=20, fdr=0.001)
-    assert tables.top_tfs(enr.ks["HepG2"])[0] == "A"
-    assert tables.top_tfs(enr.ks["K562"])[0] == "B"
-    assert "A" not in tables.top_tfs(enr.ks["pretrained@HepG2"], positive_only=True)
+    enr = an.run_enrichment(hits, gxi, regions, min_sites=20, fdr=0.001)
+    assert an.top_tfs(enr.ks["HepG2"])[0] == "A"
+    assert an.top_tfs(enr.ks["K562"])[0] == "B"
+    assert "A" not in an.top_tfs(enr.ks["pretrained@HepG2"], positive_only=True)
     # per-site differences: A gains in HepG2 − pre-trained; HepG2 − K562 ranks A top, B bottom
-    assert tables.top_tfs(enr.ks["HepG2-pretrained"])[0] == "A"
+    assert an.top_tfs(enr.ks["HepG2-pretrained"])[0] == "A"
     diff = enr.ks["HepG2-K562"].sort_values("D_signed")
     assert diff["tf"].iloc[-1] == "A" and diff["tf"].iloc[0] == "B"
     # the HepG2 analysis only uses HepG2 rows
     assert set(enr.sites["HepG2"]["region"]) <= set(regions.rows("HepG2"))
     expected = site_scores(hits[hits["region"] < 50], gxi["HepG2"])["site_score"].to_numpy()
     np.testing.assert_allclose(enr.sites["HepG2"]["site_score"].to_numpy(), expected)
+    assert enr.tested() == list("ABCDEF") and enr.clusters is None
 
-    drivers = {"HepG2": {"a": "MA", "HNF4A": None}, "K562": {"b": None}}
-    tested = sorted(set().union(*(set(ks["tf"]) for ks in enr.ks.values())))
-    clusters = pd.Series(np.arange(1, len(tested) + 1), index=tested)
+
+def test_driver_rank_table_ranks_drivers_and_their_clusters_in_every_analysis() -> None:
+    hits, gxi, regions = _signal_world()
+    enr = an.run_enrichment(hits, gxi, regions, min_sites=20, fdr=0.001)
+    clusters = pd.Series(np.arange(1, 7), index=list("ABCDEF"))
     clusters["B"] = clusters["A"]  # pretend A and B are look-alikes
-    ranks = tables.driver_rank_table(enr, drivers, tables.tf_matrix_ids(hits), clusters=clusters)
-    scan = interp.Scan(hits, pd.DataFrame({"width": [6]}), 10)
-    metrics = tables.enrichment_metrics(enr, ranks, scan)
+    drivers = {"HepG2": {"a": "MA", "HNF4A": None}, "K562": {"b": None}}
+    ranks = an.driver_rank_table(enr.with_clusters(clusters), drivers, an.tf_matrix_ids(hits))
+    assert ranks.groupby("line")["analysis"].unique().map(tuple).to_dict() == {
+        "HepG2": an.DRIVER_ANALYSES["HepG2"],
+        "K562": an.DRIVER_ANALYSES["K562"],
+    }
     own = ranks[ranks["analysis"] == "HepG2"].set_index("driver")
+    assert own.loc["a", "tf"] == "A" and own.loc["a", "rank"] == 1
     assert own.loc["a", "cluster_rank"] == 1 and own.loc["a", "cluster_lead"] == "A"
     assert np.isnan(own.loc["HNF4A", "cluster_rank"])  # not tested: no cluster rank
-    assert metrics["enrichment.HepG2.drivers_in_top5_clusters"] == 1
-    assert metrics["enrichment.pretrained.HepG2_drivers_in_top5_clusters"] == 0
-    text = tables.cluster_sentence(ranks)
-    assert "1 of HepG2's 2 planted drivers is in the HepG2 model's top 5 clusters (a #1)" in text
-    view = tables.cluster_tables(enr, clusters, ["HepG2", "K562"], n=3)
-    assert view.shape == (3, 2) and view.iloc[0, 0].startswith("A")
-    assert metrics["enrichment.HepG2.top_tfs"][0] == "A"
-    assert metrics["enrichment.K562.top_tfs"][0] == "B"
-    assert metrics["enrichment.HepG2.driver_ranks"] == {"a": 1, "HNF4A": None}
-    assert metrics["enrichment.HepG2.drivers_in_top5"] == 1
-    assert metrics["enrichment.K562.drivers_in_top5"] == 1
-    assert metrics["enrichment.pretrained.HepG2_drivers_in_top5"] == 0
-    assert metrics["enrichment.K562.HepG2_drivers_in_top5"] == 0  # the cross-line control
-    assert "enrichment.pretrained.top_tfs" in metrics
-    assert metrics["enrichment.scan.n_unreachable"] == 1
-
-    sentence = tables.comparison_sentence(ranks, line="HepG2")
-    assert "1 of the 2 planted HepG2 drivers" in sentence
-    assert "moved the planted drivers up" in sentence and "the control" in sentence
-    text = tables.driver_sentence(
-        ranks[ranks["analysis"] == "HepG2"], enr.ks["HepG2"], model="m", line="HepG2", fdr=0.001
-    )
-    assert "best-ranked driver, A, is #1" in text
-
-
-def test_sentences_say_when_nothing_is_found() -> None:
-    ks = _ks([("A", 0.2, False), ("B", 0.1, False)])
-    ranks = tables.driver_ranks(ks, ["A"])
-    text = tables.driver_sentence(ranks, ks, model="m", line="HepG2", fdr=0.001)
-    assert "no TF passes FDR < 0.001" in text and "no evidence" in text
-    selection = pd.DataFrame(
-        {
-            "cell_line": ["HepG2"],
-            "rows (train + test)": [50],
-            "labelled positive": [10],
-            "predicted positive": [0],
-            "analysed": [10],
-            "fallback": [True],
-        }
-    )
-    assert "predicted no region positive" in tables.selection_sentence(selection, max_regions=9)
-    weak = pd.DataFrame({"tf": ["(all)"], "n": [40], "pearson_r": [0.1], "spearman_r": [0.05]})
-    assert "barely agree" in tables.agreement_sentence(weak, n_regions=3)
+    assert ranks.loc[ranks["analysis"] == "K562@union", "role"].unique().tolist() == [
+        "other line's ChromTransfer (all regions)"
+    ]
+    plain = an.driver_rank_table(enr, drivers, an.tf_matrix_ids(hits))
+    assert "cluster_rank" not in plain
 
 
 def test_width_bias_is_the_rank_correlation_of_d_and_motif_width() -> None:
     hits = pd.DataFrame({"tf": list("ABC"), "start": 0, "end": [8, 12, 20]})
-    assert tables.width_bias(_ks([("A", 0.1, 1), ("B", 0.2, 1), ("C", 0.3, 1)]), hits) == 1.0
-    assert tables.width_bias(_ks([("A", 0.3, 1), ("B", 0.2, 1), ("C", 0.1, 1)]), hits) == -1.0
+    assert an.width_bias(_ks([("A", 0.1, 1), ("B", 0.2, 1), ("C", 0.3, 1)]), hits) == 1.0
+    assert an.width_bias(_ks([("A", 0.3, 1), ("B", 0.2, 1), ("C", 0.1, 1)]), hits) == -1.0
+    assert np.isnan(an.width_bias(_ks([("A", 0.3, 1), ("B", 0.2, 1)]), hits))
 
 
 # --- cache --------------------------------------------------------------------------------------
@@ -405,25 +380,110 @@ def test_width_bias_is_the_rank_correlation_of_d_and_motif_width() -> None:
 def test_file_key_follows_content(tmp_path) -> None:
     p = tmp_path / "model.keras"
     p.write_bytes(b"one")
-    k1 = interp.file_key(p)
+    k1 = cache.file_key(p)
     p.write_bytes(b"two")
-    assert interp.file_key(p) != k1
+    assert cache.file_key(p) != k1
+    assert k1 == hashlib.sha256(b"one").hexdigest()[:16]  # the keys of recorded runs hold
+
+
+def _scan_ctx(tmp_path):
+    return SimpleNamespace(
+        run_dir=tmp_path, profile=SimpleNamespace(interpret=SimpleNamespace(p_value=1e-4))
+    )
+
+
+def _scan_regions() -> reg.RegionSet:
+    codes = np.random.default_rng(0).integers(0, 4, (4, 120)).astype(np.uint8)
+    return reg.RegionSet(codes, pd.DataFrame({"in_X": [True] * 4}), "abc", pd.DataFrame())
 
 
 def test_scan_is_cached_in_the_run_directory(tmp_path) -> None:
-    rng = np.random.default_rng(0)
-    codes = rng.integers(0, 4, (4, 120)).astype(np.uint8)
-    regions = interp.RegionSet(codes, pd.DataFrame({"in_X": [True] * 4}), "abc", pd.DataFrame())
-    ctx = SimpleNamespace(
-        run_dir=tmp_path, profile=SimpleNamespace(interpret=SimpleNamespace(p_value=1e-4))
-    )
-    first = interp.ensure_scan(ctx, regions)
-    files = sorted(p.name for p in (tmp_path / "interpret").iterdir())
-    assert len(files) == 2 and first.n_matrices == 841
+    ctx, regions = _scan_ctx(tmp_path), _scan_regions()
+    first = cache.ensure_scan(ctx, regions)
+    files = sorted(str(p.relative_to(tmp_path)) for p in (tmp_path / "interpret").rglob("*"))
+    assert len(files) == 3 and first.n_matrices == 841  # the folder, hits and unreachable
     assert len(first.hits) > 0 and set(first.hits["region"]) <= set(range(4))
-    again = interp.ensure_scan(ctx, regions)
+    again = cache.ensure_scan(ctx, regions)
     pd.testing.assert_frame_equal(first.hits, again.hits)
-    assert sorted(p.name for p in (tmp_path / "interpret").iterdir()) == files
+    assert (
+        sorted(str(p.relative_to(tmp_path)) for p in (tmp_path / "interpret").rglob("*")) == files
+    )
+
+
+def _broken_parquet(monkeypatch) -> None:
+    """Make every parquet write leave a partial file and fail, as a kill mid-write would."""
+
+    def broken(self, path, *args, **kwargs):
+        Path(path).write_bytes(b"PAR1 partial")
+        raise OSError("killed while writing")
+
+    monkeypatch.setattr(pd.DataFrame, "to_parquet", broken)
+
+
+def test_a_scan_killed_while_writing_is_not_reused(tmp_path, monkeypatch) -> None:
+    ctx, regions = _scan_ctx(tmp_path), _scan_regions()
+    with monkeypatch.context() as m:
+        _broken_parquet(m)
+        with pytest.raises(OSError, match="killed"):
+            cache.ensure_scan(ctx, regions)
+    scan = cache.ensure_scan(ctx, regions)  # scans again instead of reading the partial file
+    pd.testing.assert_frame_equal(
+        scan.hits, cache.ensure_scan(_scan_ctx(tmp_path / "b"), regions).hits
+    )
+
+
+class _Dataset:
+    """The fields of a fine-tuning dataset that :func:`.interpret_cache.ensure_region_set` reads."""
+
+    def __init__(self, tmp_path, line: str, n: int) -> None:
+        rng = np.random.default_rng(len(line))
+        self.path = tmp_path / f"finetune-{line}"
+        self.codes = rng.integers(0, 4, (n, 12)).astype(np.uint8)
+        self.labels = (np.arange(n) % 2).astype(int)
+        self.regions = _region_table(list(range(0, 50 * n, 50)), length=12).assign(y=self.labels)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+def _region_stage(tmp_path, monkeypatch):
+    """A run context, datasets and model files for ensure_region_set (predictions patched)."""
+    import chromtransfer_lib.data.pipeline as pipeline
+
+    monkeypatch.setattr(
+        pipeline, "predict_proba", lambda model, codes: np.linspace(0, 1, len(codes))
+    )
+    ctx = SimpleNamespace(
+        run_dir=tmp_path,
+        profile=SimpleNamespace(seed=0, interpret=SimpleNamespace(max_regions=3)),
+    )
+    datasets = SimpleNamespace(finetune={ln: _Dataset(tmp_path, ln, 8) for ln in ("HepG2", "K562")})
+    paths = {}
+    for line in ("HepG2", "K562"):
+        paths[line] = tmp_path / f"{line}.keras"
+        paths[line].write_bytes(line.encode())
+    return ctx, datasets, cache.InterpretModels({ln: None for ln in paths}, paths)
+
+
+def test_region_set_is_selected_once_and_cached(tmp_path, monkeypatch) -> None:
+    ctx, datasets, models = _region_stage(tmp_path, monkeypatch)
+    rs = cache.ensure_region_set(ctx, datasets, models)
+    assert rs.selection["predicted positive"].tolist() == [4, 4]  # p = 4/7 … 1 of 8 rows
+    assert rs.selection["analysed"].tolist() == [3, 3] and len(rs.regions) == 3  # same windows
+    again = cache.ensure_region_set(ctx, datasets, models)
+    assert again.key == rs.key
+    pd.testing.assert_frame_equal(again.regions, rs.regions)
+    np.testing.assert_array_equal(again.codes, rs.codes)
+
+
+def test_a_region_set_killed_while_writing_is_not_reused(tmp_path, monkeypatch) -> None:
+    ctx, datasets, models = _region_stage(tmp_path, monkeypatch)
+    with monkeypatch.context() as m:
+        _broken_parquet(m)
+        with pytest.raises(OSError, match="killed"):
+            cache.ensure_region_set(ctx, datasets, models)
+    rs = cache.ensure_region_set(ctx, datasets, models)  # selects again
+    assert len(rs.regions) == 3 and rs.codes.shape == (3, 12)
 
 
 # --- attribution target --------------------------------------------------------------------------
@@ -432,14 +492,15 @@ def test_scan_is_cached_in_the_run_directory(tmp_path) -> None:
 def test_logit_model_shares_weights_and_rescales_probability_gradients() -> None:
     import keras
 
-    from chromtransfer_lib.interpret.attribution import grad_x_input, predict_proba
+    from chromtransfer_lib.data.pipeline import predict_proba
+    from chromtransfer_lib.interpret.attribution import grad_x_input
 
     keras.utils.set_random_seed(0)
     x = keras.Input((30, 4))
     h = keras.layers.Dense(3, activation="relu")(keras.layers.Flatten()(x))
     model = keras.Model(x, keras.layers.Dense(1, activation="sigmoid")(h))
     codes = np.random.default_rng(0).integers(0, 4, (6, 30)).astype(np.uint8)
-    logits = interp.logit_model(model)
+    logits = cache.logit_model(model)
     p = predict_proba(model, codes)
     z = predict_proba(logits, codes)
     np.testing.assert_allclose(1 / (1 + np.exp(-z)), p, rtol=1e-5, atol=1e-6)
@@ -448,14 +509,14 @@ def test_logit_model_shares_weights_and_rescales_probability_gradients() -> None
     np.testing.assert_allclose(g_p, (p * (1 - p))[:, None] * g_z, rtol=1e-4, atol=1e-7)
     softmax = keras.Model(x, keras.layers.Dense(3, activation="softmax")(h))
     with pytest.raises(ValueError, match="sigmoid"):
-        interp.logit_model(softmax)
+        cache.logit_model(softmax)
 
 
-def test_saturation_table_bins_regions_by_probability() -> None:
+def test_saturation_bins_group_regions_by_probability() -> None:
     proba = np.array([0.6, 0.95, 0.995, 0.9995, 0.3])
     g_logit = np.ones((5, 4))
     g_prob = (proba * (1 - proba))[:, None] * g_logit
-    table = interp.saturation_table(g_logit, g_prob, proba, np.arange(4))
+    table = tables.saturation_bins(g_logit, g_prob, proba, np.arange(4))
     assert table["regions"].tolist() == [1, 1, 1, 1]
     col = table["median max |g×i|, probability"].to_numpy()
     assert np.all(np.diff(col) < 0)  # probability gradients shrink as p approaches 1
@@ -463,61 +524,17 @@ def test_saturation_table_bins_regions_by_probability() -> None:
 
 def test_pick_rows_prefers_true_positives_and_is_seeded() -> None:
     table = pd.DataFrame({"in_A": [True] * 6 + [False], "y_A": [1, 1, 0, 1, 1, np.nan, np.nan]})
-    rs = interp.RegionSet(np.zeros((7, 5), np.uint8), table, "k", pd.DataFrame())
+    rs = reg.RegionSet(np.zeros((7, 5), np.uint8), table, "k", pd.DataFrame())
     proba = np.array([0.9, 0.2, 0.99, 0.7, 0.6, 0.8, 1.0])
-    top = interp.pick_rows(rs, proba, line="A", n=2)
+    top = reg.pick_rows(rs, proba, line="A", n=2)
     np.testing.assert_array_equal(top, [0, 3])  # true positives (y = 1, p >= 0.5), best first
-    sample = interp.pick_rows(rs, proba, line="A", n=2, random_state=1)
+    sample = reg.pick_rows(rs, proba, line="A", n=2, random_state=1)
     assert set(sample) <= {0, 3, 4} and len(sample) == 2
-    np.testing.assert_array_equal(
-        sample, interp.pick_rows(rs, proba, line="A", n=2, random_state=1)
-    )
+    np.testing.assert_array_equal(sample, reg.pick_rows(rs, proba, line="A", n=2, random_state=1))
 
 
-# --- figures ------------------------------------------------------------------------------------
-
-
-def test_every_figure_draws_from_the_chapter_tables(tmp_path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from chromtransfer_lib.book import plots_interpret as pi
-    from chromtransfer_lib.interpret.enrichment import attribution_agreement
-
-    hits, gxi, regions = _signal_world()
-    enr = interp.run_enrichment(hits, gxi, regions, min_sites=20, fdr=0.001)
-    drivers = {"HepG2": {"A": None, "HNF4A": None}, "K562": {"B": None}}
-    names = tables.analysis_driver_names(drivers)
-    assert names["HepG2 ChromTransfer"] == {"A", "HNF4A"} and names["K562 ChromTransfer"] == {"B"}
-    single = ["HepG2", "pretrained@HepG2", "scratch_HepG2", "K562"]
-    long = tables.ranking_long({interp.Enrichment.label(k): enr.ks[k] for k in single})
-    versus = tables.d_versus(enr.ks["HepG2@union"], enr.ks["K562@union"], enr.ks["HepG2-K562"])
-    ranks = tables.driver_rank_table(enr, drivers, tables.tf_matrix_ids(hits))
-    planted = hits[hits["tf"].isin(["A", "B"])].assign(role="driver", matrix_id="MA")
-    _, per_tf = tables.recovery_tables(enr, planted, regions, {"HepG2": {"A": "MA"}, "K562": {}})
-    ecdf = tables.ecdf_frame({"m": enr.sites["HepG2"]}, ["A", "Z"])
-    ism = interp.ism_site_table(hits, gxi["HepG2"], -gxi["HepG2"][:3] * 0.5, np.arange(3))
-    agreement = attribution_agreement(ism, x="gxi_max", y="ism_importance", min_sites=3)
-    figures = [
-        pi.plot_rank_bars(long, top_n=5, drivers=names),
-        pi.plot_d_scatter(versus, x="HepG2", y="K562", label_n=3, always=["a"]),
-        pi.plot_ecdf(ecdf, title="t"),
-        pi.plot_driver_ranks(ranks),
-        pi.plot_recovery(per_tf),
-        pi.plot_site_agreement(ism, agreement, ["A"]),
-    ]
-    for i, fig in enumerate(figures):
-        fig.save(tmp_path / f"f{i}.png", verbose=False)
-    codes = np.random.default_rng(0).integers(0, 5, 100).astype(np.uint8)
-    track = pi.plot_attribution_tracks(
-        codes,
-        {"a": gxi["HepG2"][0], "b": gxi["pretrained"][0]},
-        sites=tables.track_sites(enr.sites["HepG2"], 0, n=3),
-        planted=planted[planted["region"] == 0],
-        title="t",
-    )
-    track.savefig(tmp_path / "track.png")
-    plt.close("all")
-    assert len(list(tmp_path.glob("*.png"))) == 7
+def test_region_set_names_windows_and_lists_its_lines() -> None:
+    table = _region_table([1000, 2_000_000]).assign(in_HepG2=[True, False], in_K562=True)
+    rs = reg.RegionSet(np.zeros((2, 10), np.uint8), table, "k", pd.DataFrame())
+    assert rs.lines == ["HepG2", "K562"]
+    assert rs.window_name(1) == "chr1:2,000,005-2,000,015"

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from chromtransfer_lib.book import interpret_tables as it
+from chromtransfer_lib.book import interpret_analyses as an
 from chromtransfer_lib.genome.jaspar import load_jaspar
 from chromtransfer_lib.interpret import clusters as mc
 
@@ -68,11 +68,11 @@ def test_cluster_ranking_and_driver_counts() -> None:
     assert r["lead"].tolist() == ["A1", "B", "C", "D", "E", "F"]  # G: negative D, left out
     assert r.loc[0, "members"] == "A1, A2" and r["rank"].tolist() == [1, 2, 3, 4, 5, 6]
     # per matrix, F is 7th; per cluster it is 6th; A2 shares the top cluster
-    ranks = it.with_cluster_ranks(it.driver_ranks(ks, ["a2", "F", "G"]), ks, clusters)
+    ranks = an.with_cluster_ranks(an.driver_ranks(ks, ["a2", "F", "G"]), ks, clusters)
     assert ranks["cluster_rank"].tolist()[:2] == [1, 6] and np.isnan(ranks["cluster_rank"][2])
     assert ranks["cluster_lead"].tolist()[:2] == ["A1", "F"] and pd.isna(ranks["cluster_lead"][2])
-    assert it.drivers_in_top(ranks, n=5, column="cluster_rank") == 1
-    assert it.drivers_in_top(ranks, n=6, column="cluster_rank") == 2
+    assert an.drivers_in_top(ranks, n=5, column="cluster_rank") == 1
+    assert an.drivers_in_top(ranks, n=6, column="cluster_rank") == 2
     with pytest.raises(KeyError, match="without a cluster"):
         mc.cluster_ranking(ks, clusters.drop("B"))
 

@@ -1,7 +1,8 @@
-"""Figures of the interpretation chapters (6–7): attribution tracks, agreement, ECDFs, rankings.
+"""Plotnine figures of the interpretation chapters (6–7): agreement, ECDFs, D scatter, rankings.
 
-Attribution tracks are logomaker on matplotlib (letters scaled by gradient × input, as Fig 3A–C
-of the paper); the rest is plotnine with the book's theme (:func:`.plots.theme_book`).
+Each function draws one long table (from :mod:`.interpret_tables`) with the book's theme
+(:func:`.plots.theme_book`); :mod:`.interpret_figures` picks the tables for each of the paper's
+figures. Attribution tracks (logomaker) are in :mod:`.plots_tracks`. ARCHITECTURE.md, book layer.
 """
 
 from __future__ import annotations
@@ -11,11 +12,9 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from chromtransfer_lib.book.plots import BASE_COLOURS, MODEL_COLOURS, theme_book
+from chromtransfer_lib.book.plots import MODEL_COLOURS, theme_book
 
-#: Colours of site spans in tracks (Okabe–Ito without the nucleotide-like hues), cycled per TF.
-SITE_COLOURS = ["#0072B2", "#E69F00", "#CC79A7", "#56B4E9", "#009E73", "#D55E00", "#999999"]
-#: Colours of an analysis's role relative to a line (:func:`.interpret_tables.analysis_role`).
+#: Colours of an analysis's role relative to a line (:func:`.interpret_analyses.analysis_role`).
 ROLE_COLOURS = {
     "ChromTransfer": MODEL_COLOURS["ChromTransfer"],
     "binary baseline": MODEL_COLOURS["binary baseline"],
@@ -24,133 +23,6 @@ ROLE_COLOURS = {
 }
 #: Driver vs other TF in rankings.
 DRIVER_COLOURS = {"planted driver": "#D55E00", "other TF": "#7F7F7F"}
-
-
-def attribution_frame(codes: np.ndarray, scores: np.ndarray) -> pd.DataFrame:
-    """``(L,)`` codes and per-base scores → logomaker's ``(L, 4)`` matrix (score at the base)."""
-    codes = np.asarray(codes)
-    out = np.zeros((codes.size, 4), dtype=float)
-    ok = codes < 4
-    out[np.flatnonzero(ok), codes[ok]] = np.nan_to_num(np.asarray(scores, dtype=float)[ok])
-    return pd.DataFrame(out, columns=list("ACGT"))
-
-
-def _view(length: int, sites: pd.DataFrame | None, width: int) -> tuple[int, int]:
-    if length <= width:
-        return 0, length
-    centre = length // 2
-    if sites is not None and len(sites):
-        centre = int((sites["start"].min() + sites["end"].max()) // 2)
-    a = int(np.clip(centre - width // 2, 0, length - width))
-    return a, a + width
-
-
-def plot_attribution_tracks(
-    codes: np.ndarray,
-    tracks: Mapping[str, np.ndarray],
-    *,
-    sites: pd.DataFrame | None = None,
-    planted: pd.DataFrame | None = None,
-    title: str | None = None,
-    max_width: int = 220,
-):
-    """Attribution "logos" of one sequence for several models, with predicted sites marked.
-
-    Parameters
-    ----------
-    codes
-        ``(L,)`` uint8 codes of the sequence.
-    tracks
-        Model label → per-base scores ``(L,)`` (gradient × input); one panel each.
-    sites
-        Scanned sites to shade and label: ``start``, ``end`` (window-relative), ``tf``.
-    planted
-        Ground-truth sites (``start``, ``end``, ``tf``, ``role``) drawn as bars below.
-    title
-        Figure title.
-    max_width
-        Longer sequences are shown in a window of this many bases around the sites.
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-    """
-    import logomaker
-    import matplotlib.pyplot as plt
-
-    a, b = _view(len(codes), sites, max_width)
-    n = len(tracks) + (planted is not None)
-    heights = [3] * len(tracks) + ([1] if planted is not None else [])
-    fig, axes = plt.subplots(
-        n,
-        1,
-        figsize=(max(8, 0.07 * (b - a)), 1.9 * len(tracks) + 0.7 * (planted is not None)),
-        sharex=True,
-        gridspec_kw={"height_ratios": heights},
-        squeeze=False,
-    )
-    axes = axes[:, 0]
-    tfs = list(dict.fromkeys([] if sites is None else sites["tf"]))
-    colour = {tf: SITE_COLOURS[i % len(SITE_COLOURS)] for i, tf in enumerate(tfs)}
-    for k, (ax, (label, scores)) in enumerate(zip(axes, tracks.items(), strict=False)):
-        frame = attribution_frame(codes[a:b], np.asarray(scores)[a:b])
-        frame.index = np.arange(a, b)
-        logo = logomaker.Logo(frame, ax=ax, color_scheme=BASE_COLOURS, flip_below=False)
-        logo.style_spines(visible=False)
-        logo.style_spines(spines=["left", "bottom"], visible=True)
-        lo, hi = min(frame.to_numpy().min(), 0.0), max(frame.to_numpy().max(), 1e-12)
-        pad = 0.35 * (hi - lo) if k == 0 and tfs else 0.08 * (hi - lo)
-        ax.set_ylim(lo - 0.05 * (hi - lo), hi + pad)
-        ax.axhline(0, color="#bbbbbb", lw=0.6)
-        ax.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=9)
-        for site in [] if sites is None else sites.itertuples():
-            if site.end <= a or site.start >= b:
-                continue
-            ax.axvspan(site.start - 0.5, site.end - 0.5, color=colour[site.tf], alpha=0.16, lw=0)
-        if k == 0 and sites is not None:
-            for i, site in enumerate(sites.sort_values("start").itertuples()):
-                if a <= (site.start + site.end) / 2 < b:
-                    y = hi + pad * (0.35 if i % 2 else 0.75)
-                    ax.text(
-                        (site.start + site.end - 1) / 2,
-                        y,
-                        site.tf,
-                        ha="center",
-                        va="center",
-                        fontsize=8,
-                        color=colour[site.tf],
-                        fontweight="bold",
-                    )
-    if planted is not None:
-        ax = axes[-1]
-        for site in planted.itertuples():
-            driver = site.role == "driver"
-            ax.broken_barh(
-                [(site.start - 0.5, site.end - site.start)],
-                (0.15, 0.7),
-                color="#D55E00" if driver else "#9e9e9e",
-            )
-            ax.text(
-                (site.start + site.end - 1) / 2,
-                0.5,
-                site.tf,
-                ha="center",
-                va="center",
-                fontsize=7,
-                color="white",
-                clip_on=True,
-            )
-        ax.set_ylim(0, 1)
-        ax.set_yticks([])
-        ax.set_ylabel("planted", rotation=0, ha="right", va="center", fontsize=9)
-        for s in ("top", "right", "left"):
-            ax.spines[s].set_visible(False)
-    axes[-1].set_xlim(a - 0.5, b - 0.5)
-    axes[-1].set_xlabel("position in the model's input (bp)")
-    if title:
-        fig.suptitle(title, x=0.01, ha="left", fontsize=11)
-    fig.tight_layout()
-    return fig
 
 
 def plot_site_agreement(sites: pd.DataFrame, agreement: pd.DataFrame, factors: Sequence[str]):
@@ -297,7 +169,7 @@ def plot_rank_bars(
 def plot_driver_ranks(table: pd.DataFrame):
     """Tiles: rank of each planted driver (rows) in each model's ranking (columns), per line.
 
-    ``table`` is :func:`.interpret_tables.driver_rank_table` output (with ``role``).
+    ``table`` is :func:`.interpret_analyses.driver_rank_table` output (with ``role``).
     """
     import plotnine as p9
 

@@ -12,7 +12,9 @@ maximised over both strands and every offset that leaves at most ``max_overhang`
 the shorter matrix outside the longer one, divided by the shorter width — so 1.0 means the
 shorter matrix is contained in the longer. Matrices are clustered by average linkage on
 ``1 − similarity`` and the tree is cut at ``1 − threshold``.
-A cluster's score in a ranking is its best member's signed D among significant, positive TFs.
+A cluster's score in a ranking is its best member's signed D among significant, positive TFs
+(:func:`cluster_ranking`); chapter 7 reads its rankings this way (ARCHITECTURE.md, interpret
+layer).
 """
 
 from __future__ import annotations
@@ -116,8 +118,8 @@ def tf_clusters(
 ) -> pd.Series:
     """Cluster of every TF name in ``tf_ids`` (name → its matrix IDs, e.g. from the hits).
 
-    ``matrices`` are :class:`~chromtransfer_lib.genome.jaspar.JasparMatrix` objects; a TF with several
-    matrices is represented by its first ID in sorted order.
+    ``matrices`` are :class:`~chromtransfer_lib.genome.jaspar.JasparMatrix` objects; a TF with
+    several matrices is represented by its first ID in sorted order.
     """
     by_id = {m.matrix_id: m for m in matrices}
     counts = {}
