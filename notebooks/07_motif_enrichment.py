@@ -137,22 +137,23 @@ figures.driver_rank_figure(att, enr)
 
 # %% [markdown]
 # For the HepG2 ChromTransfer model, {glue:text}`n_significant_HepG2` of
-# {glue:text}`n_tested_HepG2` tested TFs pass FDR < {glue:text}`fdr`; planted HepG2 drivers
+# {glue:text}`n_tested_HepG2` tested TFs pass FDR < {glue:text}`fdr`. Planted HepG2 drivers
 # among its top 5 significant TFs: {glue:text}`top5_HepG2` of {glue:text}`n_drivers_HepG2`
-# ({glue:text}`top5_names_HepG2`). Its best-ranked driver, {glue:text}`best_driver_HepG2`, is
-# #{glue:text}`best_rank_HepG2` by signed D. For comparison, {glue:text}`top5_pre_HepG2` of
-# them reach the top 5 of the pre-trained model and {glue:text}`top5_scratch_HepG2` that of the
-# binary baseline; the control, the {glue:text}`control_HepG2`, has
-# {glue:text}`top5_control_HepG2`. Fine-tuning moved the drivers up where the first count beats
-# the others, as the paper found for HNF4A and CEBPA.
+# ({glue:text}`top5_names_HepG2`); its best-ranked driver, {glue:text}`best_driver_HepG2`, is
+# #{glue:text}`best_rank_HepG2` by signed D. In the top 5 of the pre-trained model:
+# {glue:text}`top5_pre_HepG2`; of the binary baseline: {glue:text}`top5_scratch_HepG2`; of the
+# control ({glue:text}`control_HepG2`): {glue:text}`top5_control_HepG2`. Where the first count
+# is the largest, fine-tuning moved the planted drivers up, as the paper found for HNF4A and
+# CEBPA.
 #
 # For the K562 ChromTransfer model, {glue:text}`n_significant_K562` of
-# {glue:text}`n_tested_K562` tested TFs pass FDR < {glue:text}`fdr`; planted K562 drivers among
+# {glue:text}`n_tested_K562` tested TFs pass FDR < {glue:text}`fdr`. Planted K562 drivers among
 # its top 5: {glue:text}`top5_K562` of {glue:text}`n_drivers_K562`
-# ({glue:text}`top5_names_K562`), the best-ranked being {glue:text}`best_driver_K562` at
-# #{glue:text}`best_rank_K562`; {glue:text}`top5_pre_K562` for the pre-trained model, and
-# {glue:text}`top5_control_K562` for the control ({glue:text}`control_K562`). The counts side
-# by side:
+# ({glue:text}`top5_names_K562`); its best-ranked driver, {glue:text}`best_driver_K562`, is
+# #{glue:text}`best_rank_K562`. In the top 5 of the pre-trained model:
+# {glue:text}`top5_pre_K562`; of the control ({glue:text}`control_K562`):
+# {glue:text}`top5_control_K562`. A model with no significant TF says nothing either way about
+# its line's drivers. The counts side by side:
 
 # %%
 tables.driver_counts(att, enr)
@@ -169,11 +170,12 @@ tables.driver_counts(att, enr)
 # look-alike matrices (column-wise Pearson correlation of aligned matrices, both strands,
 # average linkage, similarity ≥ {glue:text}`cluster_threshold`;
 # `chromtransfer_lib.interpret.clusters` says how), and each cluster is ranked by its best
-# significant member. Counted this way, {glue:text}`cl_top5_HepG2` of HepG2's
-# {glue:text}`n_drivers_HepG2` planted drivers are in the HepG2 model's top 5 clusters
-# ({glue:text}`cl_which_HepG2`) against {glue:text}`cl_top5_pre_HepG2` for the pre-trained
-# model, and {glue:text}`cl_top5_K562` of K562's {glue:text}`n_drivers_K562`
-# ({glue:text}`cl_which_K562`) against {glue:text}`cl_top5_pre_K562`.
+# significant member. Counted this way, HepG2 drivers in the HepG2 model's top 5 clusters:
+# {glue:text}`cl_top5_HepG2` of {glue:text}`n_drivers_HepG2` ({glue:text}`cl_which_HepG2`;
+# matrix by matrix: {glue:text}`top5_HepG2`), against {glue:text}`cl_top5_pre_HepG2` for the
+# pre-trained model; K562 drivers in the K562 model's top 5 clusters: {glue:text}`cl_top5_K562`
+# of {glue:text}`n_drivers_K562` ({glue:text}`cl_which_K562`; matrix by matrix:
+# {glue:text}`top5_K562`), against {glue:text}`cl_top5_pre_K562` for the pre-trained model.
 
 # %%
 tables.cluster_table(enr)
@@ -206,10 +208,10 @@ numbers.headline_metrics(metrics)
 #
 # Every analysed region was scanned with the JASPAR 2022 CORE vertebrate collection, each
 # predicted site scored by its maximum gradient × input, and TFs ranked per model by a signed
-# KS statistic. On this run, {glue:text}`top5_HepG2` of {glue:text}`n_drivers_HepG2` planted
-# HepG2 drivers reach the HepG2 model's top 5 ({glue:text}`top5_pre_HepG2` for the pre-trained
-# model), and {glue:text}`top5_K562` of {glue:text}`n_drivers_K562` K562 drivers the K562
-# model's ({glue:text}`top5_pre_K562` for the pre-trained model).
+# KS statistic. On this run, planted drivers in the fine-tuned model's top 5 significant TFs:
+# {glue:text}`top5_HepG2` of {glue:text}`n_drivers_HepG2` for HepG2 (pre-trained model:
+# {glue:text}`top5_pre_HepG2`) and {glue:text}`top5_K562` of {glue:text}`n_drivers_K562` for
+# K562 (pre-trained model: {glue:text}`top5_pre_K562`).
 #
 # Two cautions carry over from the paper and from design choices here: site scores of
 # overlapping motifs are not independent (the AP-1/NFE2 family and the HNF4 paralogues share

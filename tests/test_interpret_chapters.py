@@ -385,7 +385,6 @@ def test_enrichment_numbers_are_the_values_the_prose_quotes(tmp_path) -> None:
         "best_driver_K562": "B",
         "best_rank_K562": 1,
         "top5_pre_K562": 1,
-        "top5_scratch_K562": 0,
         "top5_control_K562": 0,
         "control_K562": "HepG2 ChromTransfer (all regions)",
         "cl_top5_K562": 1,

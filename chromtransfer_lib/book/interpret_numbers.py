@@ -181,10 +181,12 @@ def _line_numbers(ranks: pd.DataFrame, enr: Enrichment, line: str, *, n: int) ->
         f"best_driver_{line}": best["tf"].iloc[0] if len(best) else "none",
         f"best_rank_{line}": int(best["rank"].iloc[0]) if len(best) else "–",
         f"top{n}_pre_{line}": drivers_in_top(pre, n=n),
-        f"top{n}_scratch_{line}": drivers_in_top(mine[mine["analysis"] == f"scratch_{line}"], n=n),
         f"top{n}_control_{line}": drivers_in_top(mine[mine["analysis"] == control], n=n),
         f"control_{line}": Enrichment.label(control),
     }
+    if f"scratch_{line}" in DRIVER_ANALYSES[line]:
+        scratch = mine[mine["analysis"] == f"scratch_{line}"]
+        out[f"top{n}_scratch_{line}"] = drivers_in_top(scratch, n=n)
     if "cluster_rank" in own:
         top = own[own["cluster_rank"] <= n].sort_values("cluster_rank", kind="stable")
         which = [
