@@ -214,7 +214,7 @@ def test_mirror_directory_and_env_vars(closed_port_url, tmp_path, monkeypatch):
         mf.fetch(entries=entries, progress=False, retries=0)
     (mirror / "labels").mkdir(parents=True)
     (mirror / "labels" / "K562.csv").write_bytes(b"tampered")
-    with pytest.raises(mf.ChecksumMismatchError, match="lab: .*mirror copy"):
+    with pytest.raises(mf.ChecksumMismatchError, match=r"lab: .*mirror copy"):
         mf.fetch(entries=entries, progress=False, retries=0)
     assert _files(tmp_path / "envcache") == set()
     (mirror / "labels" / "K562.csv").write_bytes(GOOD)
