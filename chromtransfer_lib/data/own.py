@@ -226,7 +226,7 @@ def build_own_dataset(
     sample). BED negatives overlapping a positive are dropped (counted). Sequences are the
     central ``seq_len`` bp; windows off a chromosome or with more than ``max_n_fraction`` N are
     dropped (counted). ``split`` is ``test`` on ``spec.test_chroms``; the rest gets
-    ``spec.n_folds`` folds (:func:`.regions.split_by_chromosome`). ``label`` is
+    ``spec.n_folds`` folds (:func:`.splits.split_by_chromosome`). ``label`` is
     ``positive``/``negative``/``genome background`` (or the label file's), ``y`` 1/0.
     """
     args = {

@@ -29,9 +29,9 @@ from chromtransfer_lib.genome.regions import (
     mark_overlaps,
     read_bed,
     recentre,
-    split_by_chromosome,
 )
 from chromtransfer_lib.genome.sequence import chrom_sizes
+from chromtransfer_lib.genome.splits import split_by_chromosome
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,7 +97,7 @@ def build_pretraining_dataset(
     ``round(negatives.negatives_per_positive × positives)``. Sequences are the central
     ``spec.seq_len`` bp; those with more than ``spec.max_n_fraction`` N are dropped. Labels:
     ``y`` 1/0, ``label`` ``rDHS``/``background``; split on ``spec.test_chroms`` and folds by
-    :func:`.regions.split_by_chromosome`.
+    :func:`.splits.split_by_chromosome`.
     """
     args = {
         **dataclasses.asdict(spec),

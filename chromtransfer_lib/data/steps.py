@@ -39,10 +39,9 @@ from chromtransfer_lib.genome.regions import (
     read_bed,
     read_label_file,
     recentre,
-    split_by_chromosome,
-    tile_genome,
 )
 from chromtransfer_lib.genome.sequence import N_CODE, chrom_sizes, extract_sequences
+from chromtransfer_lib.genome.splits import split_by_chromosome, tile_genome
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +58,7 @@ class DatasetSpec:
 
     ``seq_len`` bp sequences (the regions' central window); ``test_chroms`` form the test split;
     the other rows get ``n_folds`` cross-validation folds (``fold_group``: ``auto``,
-    ``chromosome`` or ``region``, see :func:`.regions.split_by_chromosome`); sequences with more
+    ``chromosome`` or ``region``, see :func:`.splits.split_by_chromosome`); sequences with more
     than ``max_n_fraction`` N are dropped; ``random_state`` seeds folds and negative samples.
     """
 
