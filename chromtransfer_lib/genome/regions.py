@@ -1,8 +1,8 @@
-"""Genomic regions: reading, validating, recentring, tiling and splitting.
+"""Genomic regions: reading, validating, recentring, overlaps, N runs.
 
-Contract (design.md §3): a region table is a :class:`pandas.DataFrame` with ``chrom, start,
-end`` (0-based, half-open, bioframe conventions) plus ``name``/``label``/``y``/``split``/
-``fold`` columns as needed. Every function returns a new table; inputs are never modified.
+Contract: a region table is a :class:`pandas.DataFrame` with ``chrom, start, end`` (0-based,
+half-open, bioframe conventions) plus ``name``/``label``/``y``/``split``/``fold`` columns as
+needed. Every function returns a new table; inputs are never modified.
 Interval overlaps go through :mod:`bioframe`. Genome tiles and train/test/fold splits are in
 :mod:`chromtransfer_lib.genome.splits`. ARCHITECTURE.md, "genome".
 

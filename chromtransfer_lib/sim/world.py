@@ -1,4 +1,4 @@
-"""A deterministic, ENCODE-like simulated world: the book's offline default data (design.md §5).
+"""A deterministic, ENCODE-like simulated world: the book's offline default data.
 
 :func:`simulate_world` writes, into one folder, the same files and formats as the paper's real
 inputs, plus the truth about what was planted::
@@ -22,6 +22,7 @@ line's specific rDHSs; negatives are other lines' specific rDHSs (``<CELL>_NEG``
 pre-training rDHSs (``Negative``), split by chromosome (test = ``test_chroms``).
 
 Regions are 0-based half-open (bioframe); ``chr1:100-700`` covers bases 100..699.
+ARCHITECTURE.md, "sim".
 
 ``ground_truth.tsv`` columns: ``region`` (rDHS name, ``.`` for a background site),
 ``region_class`` (pretrain/specific/shared/background), ``tf``, ``matrix_id``, ``role``
