@@ -94,20 +94,26 @@ def world(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def pretrain(world):
-    p = world["paths"]
     return data.build_pretraining_dataset(
         world["out"],
-        genome=p["genome"],
-        rdhs_bed=p["rdhs"],
-        accessible_bed=p["accessible"],
-        gaps_bed=p["gaps"],
-        blacklist_bed=p["blacklist"],
-        seq_len=200,
+        _inputs(world),
+        spec=data.DatasetSpec(seq_len=200, random_state=3),
+        negatives=data.NegativeSampling(negatives_per_positive=1.0),
         region_width=600,
-        negatives_per_positive=1.0,
-        random_state=3,
         progress=False,
     )
+
+
+def _inputs(world, **change):
+    p = world["paths"]
+    files = {
+        "genome": p["genome"],
+        "rdhs_bed": p["rdhs"],
+        "accessible_bed": p["accessible"],
+        "gaps_bed": p["gaps"],
+        "blacklist_bed": p["blacklist"],
+    }
+    return data.PretrainingInputs(**(files | change))
 
 
 def codes_match_genome(ds, genome):
@@ -163,39 +169,29 @@ def test_pretraining_dataset(world, pretrain):
 
 def test_artifacts_reused_and_rekeyed(world, pretrain, tmp_path, caplog):
     p = world["paths"]
-    kw = dict(
-        genome=p["genome"],
-        rdhs_bed=p["rdhs"],
-        accessible_bed=p["accessible"],
-        gaps_bed=p["gaps"],
-        blacklist_bed=p["blacklist"],
-        seq_len=200,
-        negatives_per_positive=1.0,
-        random_state=3,
-        progress=False,
-    )
+    kw = dict(spec=data.DatasetSpec(seq_len=200, random_state=3), progress=False)
     with caplog.at_level("INFO"):
-        again = data.build_pretraining_dataset(world["out"], **kw)
+        again = data.build_pretraining_dataset(world["out"], _inputs(world), **kw)
     assert again.reused and again.path == pretrain.path and "reusing" in caplog.text
-    other = data.build_pretraining_dataset(world["out"], **{**kw, "random_state": 4})
+    other = data.build_pretraining_dataset(
+        world["out"], _inputs(world), spec=data.DatasetSpec(seq_len=200, random_state=4),
+        progress=False,
+    )  # fmt: skip
     assert other.key != pretrain.key and not other.reused
     # same content at another path → same key; changed content → new key
     moved = tmp_path / "rdhs_copy.bed"
     moved.write_bytes(p["rdhs"].read_bytes())
-    assert data.build_pretraining_dataset(world["out"], **{**kw, "rdhs_bed": moved}).reused
+    assert data.build_pretraining_dataset(world["out"], _inputs(world, rdhs_bed=moved), **kw).reused
     moved.write_text(p["rdhs"].read_text().replace("chr6\t28", "chr6\t27", 1))
-    assert (
-        data.build_pretraining_dataset(world["out"], **{**kw, "rdhs_bed": moved}).key
-        != pretrain.key
-    )
-    assert not list(world["out"].glob(".tmp-*"))  # written atomically, nothing left behind
+    rekeyed = data.build_pretraining_dataset(world["out"], _inputs(world, rdhs_bed=moved), **kw)
+    assert rekeyed.key != pretrain.key
+    assert not list(world["out"].glob(".*tmp*"))  # written atomically, nothing left behind
 
 
 def test_gaps_from_fasta_when_no_gap_bed(world, tmp_path):
     p = world["paths"]
-    info = data.build_pretraining_dataset(
-        tmp_path, genome=p["genome"], rdhs_bed=p["rdhs"], seq_len=600, progress=False
-    )
+    inputs = data.PretrainingInputs(genome=p["genome"], rdhs_bed=p["rdhs"])
+    info = data.build_pretraining_dataset(tmp_path, inputs, progress=False)
     ds = data.load_dataset(info.path, mmap=False)
     assert (
         ds.provenance["dropped"]["tile overlapping assembly gap"] == 2 + 2
@@ -211,7 +207,7 @@ def test_finetuning_dataset(world, pretrain, tmp_path):
         train_labels=p["train/HEPG2"],
         test_labels=p["test/HEPG2"],
         cell_line="HEPG2",
-        seq_len=600,
+        spec=data.DatasetSpec(seq_len=600),
         pretraining=pretrain.path,
         progress=False,
     )
@@ -228,12 +224,8 @@ def test_finetuning_dataset(world, pretrain, tmp_path):
     # with a pre-training set whose training split includes chr2/chr3, the overlap is reported
     pre = data.build_pretraining_dataset(
         tmp_path,
-        genome=p["genome"],
-        rdhs_bed=p["rdhs"],
-        accessible_bed=p["accessible"],
-        gaps_bed=p["gaps"],
-        test_chroms=("chr4",),
-        seq_len=200,
+        _inputs(world, blacklist_bed=None),
+        spec=data.DatasetSpec(seq_len=200, test_chroms=("chr4",)),
         progress=False,
     )
     leaky = data.build_finetuning_dataset(
@@ -242,7 +234,7 @@ def test_finetuning_dataset(world, pretrain, tmp_path):
         train_labels=p["train/HEPG2"],
         test_labels=p["test/HEPG2"],
         cell_line="HepG2",
-        seq_len=200,
+        spec=data.DatasetSpec(seq_len=200),
         pretraining=pre.path,
         progress=False,
     )
@@ -269,7 +261,7 @@ def test_multiclass_dataset(world, tmp_path):
         genome=p["genome"],
         train_labels={"HepG2": p["train/HEPG2"], "K562": p["train/K562"]},
         test_labels={"HepG2": p["test/HEPG2"], "K562": p["test/K562"]},
-        seq_len=200,
+        spec=data.DatasetSpec(seq_len=200),
         progress=False,
     )
     ds = data.load_dataset(info.path)
@@ -315,7 +307,7 @@ def test_bad_inputs_name_the_file(world, tmp_path):
             cell_line="HepG2",
             progress=False,
         )
-    assert not list(tmp_path.glob(".tmp-*")) and not list(tmp_path.glob("finetune-*"))
+    assert not list(tmp_path.glob(".*tmp*")) and not list(tmp_path.glob("finetune-*"))
 
 
 def test_check_leakage():
@@ -325,3 +317,78 @@ def test_check_leakage():
     with pytest.raises(data.LeakageError, match=r"1 training/validation regions .* chr2:5-15"):
         data.check_leakage(df, test_chroms=("chr2", "chr3"))
     data.check_leakage(df.assign(split=["train", "test"]), test_chroms=("chr2", "chr3"))
+
+
+# ------------------------------------------------------------------ kills and partial files
+
+
+def _finetune(world, out, **kw):
+    p = world["paths"]
+    return data.build_finetuning_dataset(
+        out, genome=p["genome"], train_labels=p["train/HEPG2"], test_labels=p["test/HEPG2"],
+        cell_line="HepG2", spec=data.DatasetSpec(seq_len=200), progress=False, **kw,
+    )  # fmt: skip
+
+
+def _leftovers(root):
+    return sorted(p.name for p in root.iterdir() if p.name.startswith(".") and "tmp" in p.name)
+
+
+def test_a_file_cut_short_is_rebuilt_not_reused(world, tmp_path):
+    """regions.parquet cut short in a finished folder (a write in place killed half-way, an
+    interrupted copy) makes the folder incomplete: the next call rebuilds it."""
+    info = _finetune(world, tmp_path)
+    before = data.load_dataset(info.path).regions
+    parquet = info.path / "regions.parquet"
+    parquet.write_bytes(parquet.read_bytes()[: parquet.stat().st_size // 2])
+    assert not data.is_complete(info.path)
+    with pytest.raises(FileNotFoundError, match="not a complete dataset folder"):
+        data.load_dataset(info.path)
+    again = _finetune(world, tmp_path)
+    assert again.path == info.path and not again.reused
+    pd.testing.assert_frame_equal(data.load_dataset(again.path).regions, before)
+
+
+def test_an_exception_mid_build_leaves_nothing_to_reuse(world, tmp_path, monkeypatch):
+    from chromtransfer_lib.data import steps
+
+    real = steps.extract_sequences
+
+    def extract_then_die(*args, **kwargs):
+        real(*args, **kwargs)
+        raise KeyboardInterrupt  # a signal in the middle of the build
+
+    monkeypatch.setattr(steps, "extract_sequences", extract_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        _finetune(world, tmp_path)
+    assert list(tmp_path.glob("finetune-*")) == [] and _leftovers(tmp_path) == []
+    monkeypatch.setattr(steps, "extract_sequences", real)
+    assert not _finetune(world, tmp_path).reused
+
+
+def test_a_killed_build_is_rebuilt_and_its_temporary_folder_removed(world, tmp_path):
+    """SIGKILL after codes.npy is written: the next build does not reuse the half-made folder,
+    and removes it (at the paper's size it holds gigabytes)."""
+    import subprocess
+    import sys
+
+    p = world["paths"]
+    script = f"""
+import os, signal
+from chromtransfer_lib.data import datasets as data, steps
+real = steps.extract_sequences
+def extract_then_die(*a, **k):
+    real(*a, **k)
+    os.kill(os.getpid(), signal.SIGKILL)
+steps.extract_sequences = extract_then_die
+data.build_finetuning_dataset(
+    {str(tmp_path)!r}, genome={str(p["genome"])!r}, train_labels={str(p["train/HEPG2"])!r},
+    test_labels={str(p["test/HEPG2"])!r}, cell_line="HepG2",
+    spec=data.DatasetSpec(seq_len=200), progress=False)
+"""
+    res = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert res.returncode == -9, res.stderr
+    assert len(_leftovers(tmp_path)) == 1 and not list(tmp_path.glob("finetune-*"))
+    info = _finetune(world, tmp_path)
+    assert not info.reused and data.is_complete(info.path)
+    assert _leftovers(tmp_path) == []

@@ -24,13 +24,18 @@ GOOD = b"chr1:100-700,K562\nchr1:900-1500,K562_NEG\nchr2:50-650,Negative\n" * 50
 
 
 class _Handler(BaseHTTPRequestHandler):
-    """Serves ``server.files``; paths in ``server.truncated`` send half the promised body."""
+    """Serves ``server.files``; paths in ``server.truncated`` send half the promised body, and
+    paths in ``server.fail_once`` answer 503 to their first request."""
 
     def do_GET(self) -> None:
         self.server.requests.append(self.path)
         body = self.server.files.get(self.path)
         if body is None:
             self.send_error(404)
+            return
+        if self.path in self.server.fail_once:
+            self.server.fail_once.discard(self.path)
+            self.send_error(503)
             return
         self.send_response(200)
         self.send_header("Content-Type", "application/octet-stream")
@@ -52,7 +57,7 @@ class _Handler(BaseHTTPRequestHandler):
 @pytest.fixture
 def server():
     srv = HTTPServer(("127.0.0.1", 0), _Handler)
-    srv.files, srv.truncated, srv.requests = {}, set(), []
+    srv.files, srv.truncated, srv.fail_once, srv.requests = {}, set(), set(), []
     thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05})
     thread.daemon = True
     thread.start()
@@ -105,7 +110,7 @@ def _fetch(entries, cache, **kw):
         progress=False,
         timeout=5,
         allow_http_loopback=True,
-        **kw,
+        **{"retries": 0, **kw},
     )
 
 
@@ -157,9 +162,20 @@ def test_good_file_is_fetched_once_and_verified(server, tmp_path):
 def test_wrong_checksum_leaves_nothing(server, tmp_path):
     entries = _manifest(tmp_path, _pinned(server, served=GOOD[:-1] + b"X"))
     cache = tmp_path / "cache"
-    with pytest.raises(mf.ChecksumMismatchError, match="lab"):
+    with pytest.raises(mf.ChecksumMismatchError, match=r"^lab: .*/lab/K562\.csv does not match"):
         _fetch(entries, cache)
     assert _files(cache) == set()
+
+
+def test_a_failed_request_is_retried(server, tmp_path):
+    entries = _manifest(tmp_path, _pinned(server))
+    server.fail_once.add("/lab/K562.csv")
+    with pytest.raises(mf.DataUnavailableError, match="503"):
+        _fetch(entries, tmp_path / "once", retries=0)
+    server.fail_once.add("/lab/K562.csv")
+    paths = _fetch(entries, tmp_path / "cache", retries=1)
+    assert paths["lab"].read_bytes() == GOOD
+    assert server.requests == ["/lab/K562.csv"] * 3
 
 
 def test_interrupted_transfer_leaves_nothing(server, tmp_path):
@@ -195,11 +211,11 @@ def test_mirror_directory_and_env_vars(closed_port_url, tmp_path, monkeypatch):
     monkeypatch.setenv(mf.DATA_ENV, str(tmp_path / "envcache"))
     monkeypatch.setenv(mf.MIRROR_ENV, str(mirror))
     with pytest.raises(mf.DataUnavailableError, match="not in the mirror"):
-        mf.fetch(entries=entries, progress=False)
+        mf.fetch(entries=entries, progress=False, retries=0)
     (mirror / "labels").mkdir(parents=True)
     (mirror / "labels" / "K562.csv").write_bytes(b"tampered")
-    with pytest.raises(mf.ChecksumMismatchError, match="mirror copy"):
-        mf.fetch(entries=entries, progress=False)
+    with pytest.raises(mf.ChecksumMismatchError, match=r"lab: .*mirror copy"):
+        mf.fetch(entries=entries, progress=False, retries=0)
     assert _files(tmp_path / "envcache") == set()
     (mirror / "labels" / "K562.csv").write_bytes(GOOD)
     paths = mf.fetch(entries=entries, progress=False)

@@ -26,6 +26,7 @@ import pytest
 from chromtransfer_lib import predict as P
 from chromtransfer_lib.config import load_profile
 from chromtransfer_lib.data import own as O
+from chromtransfer_lib.data.datasets import DatasetSpec
 from chromtransfer_lib.genome.regions import read_bed, read_label_file
 from chromtransfer_lib.genome.sequence import chrom_sizes, encode_sequences, one_hot
 
@@ -142,16 +143,14 @@ def test_extract_windows_matches_brute_force(tmp_path):
 
 def test_own_dataset_negatives_avoid_peaks_gaps_blacklist(inputs, tmp_path):
     genome = inputs / "my_genome.fa"
-    kw = {
-        "genome": genome,
-        "seq_len": L,
-        "positives_bed": inputs / "my_peaks.bed",
-        "blacklist_bed": inputs / "my_blacklist.bed",
-        "random_state": 4,
-        "progress": False,
-    }
-    info = O.build_own_dataset(tmp_path / "a", **kw)
-    again = O.build_own_dataset(tmp_path / "b", **kw)
+    files = O.OwnInputs(
+        genome=genome,
+        positives_bed=inputs / "my_peaks.bed",
+        blacklist_bed=inputs / "my_blacklist.bed",
+    )
+    kw = {"spec": DatasetSpec(seq_len=L, random_state=4), "progress": False}
+    info = O.build_own_dataset(tmp_path / "a", files, **kw)
+    again = O.build_own_dataset(tmp_path / "b", files, **kw)
     from chromtransfer_lib.data.datasets import load_dataset
 
     ds, ds2 = load_dataset(info.path), load_dataset(again.path)

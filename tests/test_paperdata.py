@@ -12,7 +12,7 @@ from Bio import bgzf
 
 from chromtransfer_lib.config import AUTHOR_SPELLING, CELL_LINES, UNIVERSAL_NEGATIVE
 from chromtransfer_lib.data import paper as pdm
-from chromtransfer_lib.genome.regions import read_label_file
+from chromtransfer_lib.genome.regions import RegionError, read_label_file
 
 GAP_TXT = (
     "585\tchr1\t0\t10000\t1\tN\t10000\ttelomere\tno\n"
@@ -118,7 +118,7 @@ def test_prepare_paper_world(inputs, tmp_path):
         assert world.counts[f"labels/{split}/{cell}"] == len(file_rows)
     meta = json.loads((world.root / "paperdata.json").read_text())
     assert meta["counts"]["gaps"] == 4 and meta["counts"]["rdhs"] == 4
-    assert not list(world.root.rglob("*.part"))
+    assert not [p for p in world.root.rglob("*") if ".tmp-" in p.name]  # atomic writes
 
 
 def test_chrom_filter(inputs, tmp_path):
@@ -176,15 +176,31 @@ def test_hepg2_uses_authors_spelling(tmp_path):
     }
 
 
-def test_bad_gap_and_bed(tmp_path):
+def test_bad_gap_and_bed(inputs, tmp_path):
     gap = tmp_path / "gap.txt"
-    gap.write_text("chr1\t0\t10\tN\n")
-    with pytest.raises(pdm.PaperDataError, match="9 UCSC gap columns"):
+    gap.write_text(GAP_TXT + "chr1\t0\t10\tN\n")
+    with pytest.raises(RegionError, match=r"gap.txt:5: expected the 9 columns \('bin', 'chrom'"):
         pdm.read_ucsc_gap(gap)
-    bed = tmp_path / "x.bed"
-    bed.write_text("chr1\t0\t10\nchr1\tten\t20\n")
-    with pytest.raises(pdm.PaperDataError, match=r"row 2: start 'ten'"):
-        pdm.read_bed(bed)
+    inp, _, _ = inputs
+    inp.rdhs.write_text("chr1\t0\t10\nchr1\tten\t20\n")
+    with pytest.raises(RegionError, match=r"rdhs.bed:2: start 'ten' is not an integer"):
+        pdm.prepare_paper_world(inp, tmp_path / "w")
+
+
+def test_gap_table_is_read_by_the_one_bed_reader(tmp_path):
+    gap = tmp_path / "gap.txt.gz"
+    gap.write_bytes(gzip.compress(("#bin\tchrom\tchromStart\n" + GAP_TXT).encode()))
+    got = pdm.read_ucsc_gap(gap)
+    assert got.to_dict("list") == {
+        "chrom": ["chr1", "chr1", "chr2", "chrUn_KI270752v1"],
+        "start": [0, 207666, 0, 100],
+        "end": [10000, 257666, 10000, 200],
+        "type": ["telomere", "contig", "telomere", "scaffold"],
+    }
+    bed = tmp_path / "three.bed"
+    bed.write_text("chr2\t5\t9\nchr1\t0\t4\n")  # no name column: the locus is the name
+    rdhs = pdm._read_rdhs(bed)
+    assert rdhs["name"].tolist() == ["chr2:5-9", "chr1:0-4"]
 
 
 def test_paper_inputs_from_fetched_names(tmp_path):

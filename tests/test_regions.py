@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from chromtransfer_lib.genome import regions as rg
+from chromtransfer_lib.genome import splits as sp
 from chromtransfer_lib.genome.regions import RegionError
 
 SIZES = {"chr1": 10_000, "chr2": 6_000}
@@ -159,7 +160,7 @@ def test_tile_genome_brute_force(tmp_path):
         return pd.DataFrame({"chrom": c, "start": s, "end": s + rng.integers(lo, hi, size=n)})
 
     gaps, black, pos = random_set(3, 1, 900), random_set(3, 1, 400), random_set(8, 150, 350)
-    res = rg.tile_genome(
+    res = sp.tile_genome(
         sizes, width=width, exclude={"gap": gaps, "blacklist": black}, positives=pos, flank=flank
     )
 
@@ -235,7 +236,7 @@ def make_regions(seed=0):
 
 def test_split_disjoint_complete_and_optimal():
     df = make_regions()
-    out = rg.split_by_chromosome(df, test_chroms=("chr2", "chr3"), n_folds=3, random_state=1)
+    out = sp.split_by_chromosome(df, test_chroms=("chr2", "chr3"), n_folds=3, random_state=1)
     assert len(out) == len(df) and out.index.equals(df.index)
     test = out["split"] == "test"
     assert set(out.loc[test, "chrom"]) == {"chr2", "chr3"} and (out.loc[test, "fold"] == -1).all()
@@ -261,11 +262,11 @@ def test_split_disjoint_complete_and_optimal():
 
 def test_split_seeded_and_region_folds():
     df = make_regions(1)
-    a = rg.split_by_chromosome(df, random_state=5)
-    pd.testing.assert_frame_equal(a, rg.split_by_chromosome(df, random_state=5))
-    r = rg.split_by_chromosome(df, random_state=5, group="region")
-    pd.testing.assert_frame_equal(r, rg.split_by_chromosome(df, random_state=5, group="region"))
-    assert not r["fold"].equals(rg.split_by_chromosome(df, random_state=6, group="region")["fold"])
+    a = sp.split_by_chromosome(df, random_state=5)
+    pd.testing.assert_frame_equal(a, sp.split_by_chromosome(df, random_state=5))
+    r = sp.split_by_chromosome(df, random_state=5, group="region")
+    pd.testing.assert_frame_equal(r, sp.split_by_chromosome(df, random_state=5, group="region"))
+    assert not r["fold"].equals(sp.split_by_chromosome(df, random_state=6, group="region")["fold"])
     train = r[r.split == "train"]
     for v in (False, True):  # stratified: class counts per fold differ by at most 1
         per = train[train.y == v].groupby("fold").size()
@@ -275,9 +276,9 @@ def test_split_seeded_and_region_folds():
 def test_split_errors():
     df = make_regions()
     with pytest.raises(RegionError, match="naming differs"):
-        rg.split_by_chromosome(df, test_chroms=("2", "3"))
+        sp.split_by_chromosome(df, test_chroms=("2", "3"))
     with pytest.raises(RegionError, match="cannot form 3 folds"):
-        rg.split_by_chromosome(df[df.chrom.isin(["chr1", "chr2", "chr4"])], group="chromosome")
-    few = rg.split_by_chromosome(df[df.chrom.isin(["chr1", "chr2", "chr4"])])  # auto → region
+        sp.split_by_chromosome(df[df.chrom.isin(["chr1", "chr2", "chr4"])], group="chromosome")
+    few = sp.split_by_chromosome(df[df.chrom.isin(["chr1", "chr2", "chr4"])])  # auto → region
     assert set(few.loc[few.split == "train", "fold"]) == {0, 1, 2}
-    assert (rg.split_by_chromosome(df, test_chroms=())["split"] == "train").all()
+    assert (sp.split_by_chromosome(df, test_chroms=())["split"] == "train").all()

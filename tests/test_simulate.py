@@ -406,3 +406,23 @@ def test_planting_does_not_shift_central_gc(world, truth, genome):
         regions["cell_line"].where(regions["cell_line"] != "", regions["region_class"])
     ):
         assert central_gc(rows.itertuples()) == pytest.approx(bg_gc, abs=0.03), cls
+
+
+def test_a_kill_while_the_manifest_is_written_leaves_no_manifest(tmp_path, monkeypatch):
+    """manifest.json marks a complete world (the book reuses a world that has one): a write cut
+    off half-way must not leave a manifest behind."""
+    from pathlib import Path
+
+    real = Path.write_text
+
+    def half_then_die(self, data, *args, **kwargs):
+        if "manifest" in self.name:
+            real(self, data[: len(data) // 2], *args, **kwargs)
+            raise KeyboardInterrupt
+        return real(self, data, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "write_text", half_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        simulate_world(tmp_path / "w", spec=tiny_spec(), random_state=3)
+    assert not (tmp_path / "w" / "manifest.json").exists()
+    assert not [p for p in (tmp_path / "w").iterdir() if "manifest" in p.name]

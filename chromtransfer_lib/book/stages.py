@@ -176,24 +176,23 @@ def ensure_datasets(ctx: RunContext, inputs: Inputs) -> Datasets:
     from chromtransfer_lib.data import datasets as data
 
     prof, root = ctx.profile, ctx.run_dir / "datasets"
-    common = {
-        "genome": inputs.genome,
-        "seq_len": prof.data.seq_len,
-        "test_chroms": prof.data.test_chroms,
-        "n_folds": prof.data.n_folds,
-        "max_n_fraction": prof.data.max_n_fraction,
-        "random_state": prof.seed,
-        "progress": ctx.progress,
-    }
+    spec = data.DatasetSpec.from_profile(prof.data, random_state=prof.seed)
+    common = {"genome": inputs.genome, "spec": spec, "progress": ctx.progress}
     pre = data.build_pretraining_dataset(
         root,
-        rdhs_bed=inputs.rdhs_bed,
-        accessible_bed=inputs.accessible_bed,
-        gaps_bed=inputs.gaps_bed,
-        blacklist_bed=inputs.blacklist_bed,
-        negatives_per_positive=prof.data.pretrain_negatives_per_positive,
-        flank=prof.data.flank_exclusion,
-        **common,
+        data.PretrainingInputs(
+            genome=inputs.genome,
+            rdhs_bed=inputs.rdhs_bed,
+            accessible_bed=inputs.accessible_bed,
+            gaps_bed=inputs.gaps_bed,
+            blacklist_bed=inputs.blacklist_bed,
+        ),
+        spec=spec,
+        negatives=data.NegativeSampling(
+            negatives_per_positive=prof.data.pretrain_negatives_per_positive,
+            flank=prof.data.flank_exclusion,
+        ),
+        progress=ctx.progress,
     )
     fine = {
         line: data.build_finetuning_dataset(

@@ -1,6 +1,6 @@
 """``chromtransfer finetune | predict | attribute | motifs``: the tool on a user's own data.
 
-Thin argument parsing over :mod:`chromtransfer_lib.data.own` (fine-tuning) and
+Thin argument parsing over :mod:`chromtransfer_lib.models.own` (fine-tuning) and
 :mod:`chromtransfer_lib.predict` (prediction, attribution, motifs); every handler returns an
 exit code, and bad input raises ``ValueError``/``OSError`` subclasses that ``cli.main`` prints
 as one line (exit 2). Heavy imports (TensorFlow) happen inside the handlers, so ``--help`` is
@@ -71,7 +71,7 @@ def _ints(text: str) -> tuple[int, ...]:
 
 def _cmd_finetune(args: argparse.Namespace) -> int:
     from chromtransfer_lib.config import load_profile
-    from chromtransfer_lib.data.own import finetune_own
+    from chromtransfer_lib.models.own import finetune_own
 
     prof = load_profile(args.profile)
     tc, dc = prof.finetune, prof.data

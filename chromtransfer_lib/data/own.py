@@ -1,52 +1,65 @@
-"""A user's own data: build a dataset from a BED + FASTA and fine-tune on it; shared provenance.
+"""A user's own data: a dataset from a BED (or label file) + FASTA; shared input and output checks.
 
-The same code paths as the book (:mod:`.data` artifact machinery, :mod:`.model`,
-:mod:`.bootstrap` cross-validation with resumable :mod:`.train` runs), with inputs given as
-paths:
+The same code paths as the book (:mod:`.artifacts`, :mod:`.steps`), with inputs given as paths:
 
 * :func:`build_own_dataset` — positives (a BED, or a ChromTransfer label file) against
   negatives from a BED or sampled from the genome: ``seq_len`` bp tiles on the positives'
   chromosomes that overlap no assembly gap (``gaps_bed`` or the FASTA's N runs), no blacklist
-  interval and lie at least ``flank`` bp from every positive;
-* :func:`finetune_own` — ChromTransfer from a pre-trained ``.keras`` model on that dataset.
+  interval and lie at least ``flank`` bp from every positive.
 
-Prediction, attribution and motif enrichment on a user's regions are in :mod:`.predict`,
-which shares the input check and the provenance and atomic-output helpers defined here
-(:func:`check_fasta_index`, :func:`provenance`, :func:`header_lines`, :func:`check_output`).
-Every output is written to a temporary name and renamed when complete, and carries its
-provenance: sha256 of the model, the genome and the region file, package versions and the git
-SHA.
+Fine-tuning on it is :func:`chromtransfer_lib.models.own.finetune_own`; prediction, attribution
+and motif enrichment on a user's regions are in :mod:`chromtransfer_lib.predict`. Both share the
+input check and the provenance and output helpers defined here (:func:`check_fasta_index`,
+:func:`provenance`, :func:`header_lines`, :func:`check_output`). Every output is written to a
+temporary name and renamed when complete, and carries its provenance: sha256 of the model, the
+genome and the region file, package versions and the git SHA. ARCHITECTURE.md, "data".
 """
 
 from __future__ import annotations
 
-import json
+import dataclasses
 import logging
 import os
 import shutil
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from chromtransfer_lib.data import datasets as D
+from chromtransfer_lib.data.artifacts import (
+    BuildLog,
+    DatasetInfo,
+    build_artifact,
+    git_sha,
+    input_checksums,
+    process_alive,
+)
+from chromtransfer_lib.data.artifacts import package_versions as _data_versions
+from chromtransfer_lib.data.steps import (
+    DatasetSpec,
+    NegativeSampling,
+    assign_folds,
+    drop_rows,
+    locus_names,
+    sample_genome_negatives,
+    write_codes,
+)
 from chromtransfer_lib.genome.regions import (
     COLS,
     RegionError,
-    gaps_from_fasta,
     mark_overlaps,
     read_bed,
     read_label_file,
-    tile_genome,
 )
 from chromtransfer_lib.genome.sequence import FastaError, chrom_sizes
 
 log = logging.getLogger(__name__)
+
+#: Own data: three genome negatives per positive unless asked otherwise.
+OWN_NEGATIVES = NegativeSampling(negatives_per_positive=3.0)
 
 
 # ------------------------------------------------------------------ inputs
@@ -66,56 +79,59 @@ def check_fasta_index(fasta: str | Path) -> None:
         )
 
 
+@dataclasses.dataclass(frozen=True)
+class OwnInputs:
+    """A user's files: the genome and either ``positives_bed`` (plus an optional
+    ``negatives_bed``; without one, negatives are sampled from the genome) or ``labels``, a
+    ChromTransfer label file of line ``cell_line`` (rows ``chrN:start-end,LABEL``).
+    ``gaps_bed``/``blacklist_bed`` restrict genome negatives."""
+
+    genome: str | Path
+    positives_bed: str | Path | None = None
+    negatives_bed: str | Path | None = None
+    labels: str | Path | None = None
+    cell_line: str | None = None
+    gaps_bed: str | Path | None = None
+    blacklist_bed: str | Path | None = None
+
+    def __post_init__(self) -> None:
+        if (self.positives_bed is None) == (self.labels is None):
+            raise ValueError("give either positives_bed (a BED) or labels (a label file), not both")
+        if self.labels is not None and self.negatives_bed is not None:
+            raise ValueError("a label file already holds the negatives: do not also give negatives")
+
+    def files(self) -> dict[str, str | Path | None]:
+        """The input files by name (``None`` for those not given)."""
+        return {k: v for k, v in dataclasses.asdict(self).items() if k != "cell_line"}
+
+
 # ------------------------------------------------------------------ provenance and atomic output
 
 
 def package_versions() -> dict[str, str | None]:
-    """Versions of this package and of the numerical stack (None if not installed)."""
-    out = D._versions()
-    for pkg in ("tensorflow", "keras", "scikit-learn", "pyjaspar"):
-        try:
-            out[pkg] = version(pkg)
-        except PackageNotFoundError:
-            out[pkg] = None
-    return out
+    """Versions of this package, the numerical stack and the model stack (None if absent)."""
+    return _data_versions(("tensorflow", "keras", "scikit-learn", "pyjaspar"))
 
 
 def provenance(
     files: Mapping[str, str | Path | None], *, hash_cache: Path | None = None, **facts: Any
 ) -> dict[str, Any]:
     """``{name: {path, sha256}}`` of input files (cached by size + mtime), facts, versions, SHA."""
+    resolved = {k: Path(p).resolve() for k, p in files.items() if p is not None}
     return {
-        "inputs": {
-            k: {"path": str(Path(p).resolve()), "sha256": D.sha256_file(p, cache=hash_cache)}
-            for k, p in files.items()
-            if p is not None
-        },
+        "inputs": input_checksums(resolved, cache=hash_cache),
         **facts,
         "versions": package_versions(),
-        "git_sha": D._git_sha(),
+        "git_sha": git_sha(),
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-
-
-def _alive(pid: int) -> bool:
-    """Whether process ``pid`` is running (a zombie is not)."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
-    except OSError:  # no /proc: ask the kernel
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        return True
 
 
 def _temp_for(out: Path) -> Path:
     """A hidden temporary name beside ``out``; those of dead (killed) processes are removed."""
     for old in out.parent.glob(f".{out.name}.*.tmp"):
         pid = old.name.rsplit(".", 2)[-2]
-        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+        if pid.isdigit() and int(pid) != os.getpid() and not process_alive(int(pid)):
             shutil.rmtree(old) if old.is_dir() else old.unlink(missing_ok=True)
     return out.with_name(f".{out.name}.{os.getpid()}.tmp")
 
@@ -131,12 +147,6 @@ def check_output(out: str | Path, *, new_folder: bool = False) -> None:
         raise FileExistsError(f"{out} already exists; choose another output folder")
 
 
-def _write_json(path: Path, obj: dict[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(obj, indent=2, default=str))
-    os.replace(tmp, path)
-
-
 def header_lines(prov: Mapping[str, Any], title: str) -> str:
     """Provenance as ``# key: value`` lines (TSV outputs; ``pandas.read_csv(comment="#")``)."""
     out = [f"# {title}"]
@@ -149,214 +159,92 @@ def header_lines(prov: Mapping[str, Any], title: str) -> str:
     return "\n".join(out) + "\n"
 
 
-# ------------------------------------------------------------------ dataset and fine-tuning
+# ------------------------------------------------------------------ the dataset
+
+
+def _own_regions(
+    inputs: OwnInputs, *, spec: DatasetSpec, negatives: NegativeSampling, blog: BuildLog,
+    progress: bool,
+) -> pd.DataFrame:  # fmt: skip
+    """Positives and negatives (``chrom, start, end, label, y``) before extraction."""
+    sizes = chrom_sizes(inputs.genome)
+    if inputs.labels is not None:
+        return read_label_file(
+            inputs.labels, cell_line=inputs.cell_line, chrom_sizes=sizes, on_duplicate="drop"
+        )
+    pos = read_bed(inputs.positives_bed, chrom_sizes=sizes, on_duplicate="drop")
+    pos = pos[COLS].assign(label="positive", y=1)
+    if inputs.negatives_bed is not None:
+        neg = read_bed(inputs.negatives_bed, chrom_sizes=sizes, on_duplicate="drop")
+        hit = mark_overlaps(neg, pos)
+        neg = drop_rows(neg[COLS], hit, "negative overlapping a positive", blog)
+        neg = neg.assign(label="negative", y=0)
+    else:
+        neg = sample_genome_negatives(
+            inputs.genome, pos, width=spec.seq_len, sampling=negatives, n_positives=len(pos),
+            gaps_bed=inputs.gaps_bed, blacklist_bed=inputs.blacklist_bed,
+            random_state=spec.random_state, blog=blog, reason_prefix="genome tile overlapping",
+            progress=progress,
+        )  # fmt: skip
+        neg = neg.assign(label="genome background", y=0)
+    return pd.concat([pos, neg], ignore_index=True)
+
+
+def _check_both_classes(df: pd.DataFrame, spec: DatasetSpec, blog: BuildLog) -> None:
+    """Both splits must hold both classes, and the test chromosomes must hold regions."""
+    test_chroms = spec.test_chroms
+    for split, part in df.groupby("split"):
+        if part["y"].nunique() < 2:
+            where = f"chromosomes {', '.join(test_chroms)}" if split == "test" else "others"
+            only = "positives" if part["y"].iloc[0] else "negatives"
+            raise RegionError(
+                f"the {split} set ({where}) has only {only} after filtering (dropped: "
+                f"{blog.dropped or 'nothing'}); both classes are needed — choose --test-chroms "
+                "that hold positives, or give more regions"
+            )
+    if not (df["split"] == "test").any():
+        raise RegionError(
+            f"no region lies on the test chromosomes {list(test_chroms)} (chromosomes with "
+            f"regions: {', '.join(df['chrom'].unique()[:8])}); choose others with --test-chroms"
+        )
 
 
 def build_own_dataset(
     out_root: str | Path,
+    inputs: OwnInputs,
     *,
-    genome: str | Path,
-    seq_len: int,
-    positives_bed: str | Path | None = None,
-    negatives_bed: str | Path | None = None,
-    labels: str | Path | None = None,
-    cell_line: str | None = None,
-    gaps_bed: str | Path | None = None,
-    blacklist_bed: str | Path | None = None,
-    negatives_per_positive: float = 3.0,
-    test_chroms: Sequence[str] = ("chr2", "chr3"),
-    n_folds: int = 3,
-    flank: int = 300,
-    max_n_fraction: float = 0.1,
-    fold_group: str = "auto",
-    random_state: int = 0,
+    spec: DatasetSpec,
+    negatives: NegativeSampling = OWN_NEGATIVES,
     progress: bool = True,
-) -> D.DatasetInfo:
-    """A fine-tuning dataset artifact (:mod:`.data` layout) from a user's files.
+) -> DatasetInfo:
+    """A fine-tuning dataset artifact (:mod:`.artifacts` layout, ``own-<key>``) from a user's files.
 
-    Give either ``positives_bed`` (plus ``negatives_bed``, or negatives sampled from the
-    genome) or ``labels``, a ChromTransfer label file (rows ``chrN:start-end,LABEL``; both
-    classes needed). Genome negatives: ``round(negatives_per_positive × positives)`` of the
-    ``seq_len`` bp tiles of the positives' chromosomes that overlap no gap (``gaps_bed``, else
-    the FASTA's N runs), no ``blacklist_bed`` interval and lie ``>= flank`` bp from every
-    positive (seeded sample). BED negatives overlapping a positive are dropped (counted).
-    Sequences are the central ``seq_len`` bp; windows off a chromosome or with more than
-    ``max_n_fraction`` N are dropped (counted). ``split`` is ``test`` on ``test_chroms``; the
-    rest gets ``n_folds`` folds (:func:`.regions.split_by_chromosome`). ``label`` is
+    Genome negatives (no ``inputs.negatives_bed``, no label file):
+    ``round(negatives.negatives_per_positive × positives)`` of the ``spec.seq_len`` bp tiles of
+    the positives' chromosomes that overlap no gap (``gaps_bed``, else the FASTA's N runs), no
+    ``blacklist_bed`` interval and lie ``>= negatives.flank`` bp from every positive (seeded
+    sample). BED negatives overlapping a positive are dropped (counted). Sequences are the
+    central ``seq_len`` bp; windows off a chromosome or with more than ``max_n_fraction`` N are
+    dropped (counted). ``split`` is ``test`` on ``spec.test_chroms``; the rest gets
+    ``spec.n_folds`` folds (:func:`.splits.split_by_chromosome`). ``label`` is
     ``positive``/``negative``/``genome background`` (or the label file's), ``y`` 1/0.
     """
-    if (positives_bed is None) == (labels is None):
-        raise ValueError("give either positives_bed (a BED) or labels (a label file), not both")
-    if labels is not None and negatives_bed is not None:
-        raise ValueError("a label file already holds the negatives: do not also give negatives")
-    paths = ("genome", "positives_bed", "negatives_bed", "labels", "gaps_bed", "blacklist_bed")
-    args = {k: v for k, v in locals().items() if k not in ("out_root", "progress", "paths", *paths)}
-    inputs = {k: v for k, v in locals().items() if k in paths}
+    args = {
+        **dataclasses.asdict(spec),
+        **dataclasses.asdict(negatives),
+        "cell_line": inputs.cell_line,
+    }
 
-    def make(tmp: Path, dropped: dict[str, int], warnings: list[str]) -> pd.DataFrame:
-        sizes = chrom_sizes(genome)
-        if labels is not None:
-            df = read_label_file(
-                labels, cell_line=cell_line, chrom_sizes=sizes, on_duplicate="drop"
-            )
-        else:
-            pos = read_bed(positives_bed, chrom_sizes=sizes, on_duplicate="drop")
-            pos = pos[COLS].assign(label="positive", y=1)
-            if negatives_bed is not None:
-                neg = read_bed(negatives_bed, chrom_sizes=sizes, on_duplicate="drop")
-                neg = D._drop(
-                    neg[COLS], mark_overlaps(neg, pos), "negative overlapping a positive", dropped
-                )
-                neg = neg.assign(label="negative", y=0)
-            else:
-                neg = _genome_negatives(pos, sizes, dropped, warnings)
-            df = pd.concat([pos, neg], ignore_index=True)
-        df = df.assign(
-            name=df["chrom"] + ":" + df["start"].astype(str) + "-" + df["end"].astype(str)
-        )
-        df = D._write_codes(
-            tmp,
-            genome,
-            df[[*COLS, "name", "label", "y"]],
-            seq_len=seq_len,
-            max_n_fraction=max_n_fraction,
-            dropped=dropped,
-            progress=progress,
-        )
-        df = df.assign(split=np.where(df["chrom"].isin(list(test_chroms)), "test", "train"))
-        for split, part in df.groupby("split"):
-            if part["y"].nunique() < 2:
-                where = f"chromosomes {', '.join(test_chroms)}" if split == "test" else "others"
-                only = "positives" if part["y"].iloc[0] else "negatives"
-                raise RegionError(
-                    f"the {split} set ({where}) has only {only} after filtering (dropped: "
-                    f"{dropped or 'nothing'}); both classes are needed — choose --test-chroms "
-                    "that hold positives, or give more regions"
-                )
-        if not (df["split"] == "test").any():
-            raise RegionError(
-                f"no region lies on the test chromosomes {list(test_chroms)} (chromosomes with "
-                f"regions: {', '.join(df['chrom'].unique()[:8])}); choose others with --test-chroms"
-            )
-        return D._folds_and_checks(df, test_chroms=test_chroms, n_folds=n_folds,
-                                   random_state=random_state, fold_group=fold_group,
-                                   pretraining=None, warnings=warnings)  # fmt: skip
+    def make(tmp: Path, blog: BuildLog) -> pd.DataFrame:
+        df = _own_regions(inputs, spec=spec, negatives=negatives, blog=blog, progress=progress)
+        df = df.assign(name=locus_names(df))
+        df = write_codes(
+            tmp, inputs.genome, df[[*COLS, "name", "label", "y"]], seq_len=spec.seq_len,
+            max_n_fraction=spec.max_n_fraction, blog=blog, progress=progress,
+        )  # fmt: skip
+        test = df["chrom"].isin(list(spec.test_chroms))
+        df = df.assign(split=np.where(test, "test", "train"))
+        _check_both_classes(df, spec, blog)
+        return assign_folds(df, spec=spec, blog=blog)
 
-    def _genome_negatives(pos, sizes, dropped, warnings) -> pd.DataFrame:
-        gaps = (read_bed(gaps_bed, chrom_sizes=sizes, on_duplicate="drop") if gaps_bed
-                else gaps_from_fasta(genome, progress=progress))  # fmt: skip
-        exclude = {"assembly gap": gaps}
-        if blacklist_bed is not None:
-            exclude["blacklist"] = read_bed(blacklist_bed, chrom_sizes=sizes, on_duplicate="drop")
-        chroms = [c for c in sizes if c in set(pos["chrom"])]
-        tiles = tile_genome(sizes, width=seq_len, exclude=exclude, positives=pos, flank=flank,
-                            chroms=chroms)  # fmt: skip
-        for reason, count in tiles.dropped.items():
-            dropped[f"genome tile overlapping {reason}"] = count
-        n_neg = round(negatives_per_positive * len(pos))
-        if n_neg > len(tiles.windows):
-            warnings.append(f"asked for {n_neg} negatives, only {len(tiles.windows)} tiles qualify")
-            log.warning(warnings[-1])
-            n_neg = len(tiles.windows)
-        rng = np.random.default_rng(random_state)
-        pick = np.sort(rng.choice(len(tiles.windows), size=n_neg, replace=False))
-        return tiles.windows.iloc[pick].assign(label="genome background", y=0)
-
-    return D._build(out_root, "own", args, inputs, make)
-
-
-@dataclass(frozen=True)
-class FinetuneResult:
-    """A finished :func:`finetune_own`: the model to predict with, and how it scored."""
-
-    out_dir: Path
-    model_path: Path  #: ``out_dir/model.keras`` (the first trained fold's best model)
-    dataset: D.DatasetInfo
-    per_fold: pd.DataFrame  #: test metrics of each fold's model (chromosomes ``test_chroms``)
-    summary_path: Path  #: ``out_dir/finetune.json``: provenance, counts, recipe, metrics
-
-
-def finetune_own(
-    out_dir: str | Path,
-    *,
-    genome: str | Path,
-    pretrained: str | Path,
-    fold_ids: Sequence[int] = (0,),
-    head_units: Sequence[int] = (1024, 32),
-    dropout: float = 0.1,
-    freeze_trunk: bool = False,
-    learning_rate: float = 5e-6,
-    batch_size: int = 128,
-    max_epochs: int = 100,
-    patience: int = 10,
-    monitor: str = "val_loss",
-    random_state: int = 0,
-    hash_cache: Path | None = None,
-    progress: bool = True,
-    **dataset_args: Any,
-) -> FinetuneResult:
-    """ChromTransfer on a user's data: pre-trained trunk + new head, trained as in the book.
-
-    ``out_dir`` holds ``dataset/own-<key>/`` (:func:`build_own_dataset`, with
-    ``dataset_args``), ``runs/fold_<k>/`` (resumable :func:`.train.train_model` runs via
-    :func:`.bootstrap.cross_validate`), ``model.keras`` and ``finetune.json``. Re-running the
-    same call resumes an interrupted run (exactly, on CPU) and reuses finished ones; if it fails
-    before training starts in a folder it created, the folder is removed. The sequence length
-    is the pre-trained model's input length.
-    """
-    from chromtransfer_lib.models.grids import Recipe, cross_validate
-    from chromtransfer_lib.models.network import build_chromtransfer_model, load_model
-
-    out_dir = Path(out_dir)
-    pre = load_model(pretrained)
-    seq_len = int(pre.inputs[0].shape[1])
-    n_folds = int(dataset_args.get("n_folds", 3))
-    if bad := [k for k in fold_ids if not 0 <= k < n_folds]:
-        raise ValueError(f"folds {bad} outside 0..{n_folds - 1}")
-    check_fasta_index(genome)
-    check_output(out_dir)
-    created = not out_dir.exists()
-    try:
-        info = build_own_dataset(
-            out_dir / "dataset",
-            genome=genome,
-            seq_len=seq_len,
-            random_state=random_state,
-            progress=progress,
-            **dataset_args,
-        )
-        ds = D.load_dataset(info.path)
-        folds = ds.regions["fold"].to_numpy()
-        for k in fold_ids:
-            if np.unique(ds.labels[folds == k]).size < 2:
-                raise RegionError(
-                    f"validation fold {k} holds one class only ({int((folds == k).sum())} "
-                    "regions); give more regions or other folds"
-                )
-    except BaseException:
-        if created:  # nothing trained yet: leave no partial output
-            shutil.rmtree(out_dir, ignore_errors=True)
-        raise
-
-    def build(seed: int):
-        return build_chromtransfer_model(pre, head_units=head_units, dropout=dropout,
-                                         freeze_trunk=freeze_trunk, random_state=seed)  # fmt: skip
-
-    recipe = Recipe(learning_rate, batch_size, max_epochs, patience, monitor)
-    cv = cross_validate(build, recipe, codes=ds.codes, labels=ds.labels, folds=folds,
-                        out_dir=out_dir / "runs", random_state=random_state, fold_ids=fold_ids,
-                        progress=progress)  # fmt: skip
-    model_path = out_dir / "model.keras"
-    tmp = out_dir / f".model.keras.{os.getpid()}.tmp"
-    shutil.copyfile(cv.runs[0].model_path, tmp)
-    os.replace(tmp, model_path)
-    files = {"genome": genome, "pretrained": pretrained, "model": model_path}
-    files.update({k: dataset_args.get(k) for k in ("positives_bed", "negatives_bed", "labels")})
-    summary = provenance(
-        files, hash_cache=hash_cache, seq_len=seq_len, dataset=str(info.path),
-        counts=info.counts, recipe=recipe._asdict(), head_units=list(head_units),
-        freeze_trunk=freeze_trunk, random_state=random_state, folds=list(fold_ids),
-        model_from_fold=int(fold_ids[0]), test_metrics=cv.per_fold.to_dict(orient="records"),
-    )  # fmt: skip
-    _write_json(out_dir / "finetune.json", summary)
-    return FinetuneResult(out_dir, model_path, info, cv.per_fold, out_dir / "finetune.json")
+    return build_artifact(out_root, "own", args, inputs.files(), make)

@@ -32,9 +32,7 @@ from __future__ import annotations
 import gzip
 import json
 import logging
-import os
 import shutil
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,20 +40,23 @@ from pathlib import Path
 import pandas as pd
 
 from chromtransfer_lib.config import AUTHOR_SPELLING, CELL_LINES, UNIVERSAL_NEGATIVE
+from chromtransfer_lib.data.steps import locus_names
 from chromtransfer_lib.errors import InputError
-from chromtransfer_lib.genome.regions import read_label_file
+from chromtransfer_lib.fileio import atomic_path, write_json_atomic
+from chromtransfer_lib.genome.regions import read_bed, read_label_file
 
 log = logging.getLogger(__name__)
 
 SPLITS = ("train", "test")
 GAP_COLUMNS = ("bin", "chrom", "chromStart", "chromEnd", "ix", "n", "size", "type", "bridge")
+_GAP_NAMES = ("bin", "chrom", "start", "end", "ix", "n", "size", "type", "bridge")
 
 
 class PaperDataError(InputError, ValueError):
-    """An input file is malformed; the message names the file and row.
+    """The fetched inputs are incomplete (the message says what to fetch).
 
-    (Label files are read by :func:`chromtransfer_lib.genome.regions.read_label_file`, which raises
-    ``RegionError``.)
+    (Malformed BED, gap and label files are reported by :mod:`chromtransfer_lib.genome.regions`'
+    readers, which raise ``RegionError`` naming the file and line.)
     """
 
 
@@ -85,7 +86,7 @@ class PaperWorld:
 
 
 def paper_inputs(paths: Mapping[str, str | Path]) -> PaperInputs:
-    """Map :func:`~chromtransfer_lib.data.manifest.fetch`'s ``name → path`` onto :class:`PaperInputs`."""
+    """:func:`~chromtransfer_lib.data.manifest.fetch`'s ``name → path`` as :class:`PaperInputs`."""
     needed = ["hg38-fasta", "encode-rdhs", "encode-blacklist", "ucsc-gap"] + [
         f"labels-{s}-{c}" for s in SPLITS for c in CELL_LINES
     ]
@@ -111,89 +112,23 @@ def gzip_kind(path: str | Path) -> str:
     return "bgzip" if has_extra and head[12:14] == b"BC" else "gzip"
 
 
-def _read_table(path: Path, what: str) -> pd.DataFrame:
-    """Tab-separated rows (column 0 as text), without ``#``, ``track`` and ``browser`` lines.
-
-    The index is the 1-based data row (comment lines not counted), used in error messages.
-    """
-    compression = "gzip" if gzip_kind(path) != "plain" else None
-    header_lines = 0
-    with gzip.open(path, "rt") if compression else open(path) as fh:
-        for line in fh:
-            if not line.startswith(("#", "track", "browser")):
-                break
-            header_lines += 1
-    try:
-        df = pd.read_csv(
-            path,
-            sep="\t",
-            header=None,
-            comment="#",
-            dtype={0: str},
-            keep_default_na=False,
-            compression=compression,
-            skiprows=header_lines,
-        )
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
-        raise PaperDataError(f"{path}: cannot read as a tab-separated {what} file: {err}") from err
-    if df.empty:
-        raise PaperDataError(f"{path}: no {what} rows")
-    df.index = range(1, len(df) + 1)
-    return df
-
-
-def _intervals(df: pd.DataFrame, cols: Sequence[int], path: Path) -> pd.DataFrame:
-    """chrom/start/end from the given column positions, checked (names the bad row)."""
-    out = pd.DataFrame({"chrom": df[cols[0]].astype(str)})
-    for name, c in (("start", cols[1]), ("end", cols[2])):
-        values = df[c]
-        if not pd.api.types.is_integer_dtype(values):  # fast path: pandas parsed integers
-            values = pd.to_numeric(values.astype(str), errors="coerce")
-        bad = values.isna()
-        if bad.any():
-            line = int(df.index[bad.to_numpy()][0])
-            raise PaperDataError(
-                f"{path}, row {line}: {name} {df.loc[line, c]!r} is not an integer"
-            )
-        out[name] = values.astype("int64")
-    bad = (out["start"] < 0) | (out["end"] <= out["start"])
-    if bad.any():
-        line = int(out.index[bad.to_numpy()][0])
-        raise PaperDataError(
-            f"{path}, row {line}: need 0 <= start < end, got {out.loc[line].tolist()}"
-        )
-    return out
-
-
-def read_bed(path: str | Path) -> pd.DataFrame:
-    """A BED file (plain or gzip) → ``chrom, start, end, name`` (name = 4th column or locus)."""
-    path = Path(path)
-    raw = _read_table(path, "BED")
-    if raw.shape[1] < 3:
-        raise PaperDataError(f"{path}: a BED file needs at least 3 tab-separated columns")
-    out = _intervals(raw, (0, 1, 2), path)
-    if raw.shape[1] >= 4:
-        out["name"] = raw[3].astype(str)
-    else:
-        out["name"] = out["chrom"] + ":" + out["start"].astype(str) + "-" + out["end"].astype(str)
-    return out.reset_index(drop=True)
-
-
 def read_ucsc_gap(path: str | Path) -> pd.DataFrame:
     """UCSC ``gap.txt[.gz]`` (bin, chrom, chromStart, chromEnd, ix, n, size, type, bridge).
 
-    Returns ``chrom, start, end, type``; UCSC tables store 0-based starts, as BED does.
+    Returns ``chrom, start, end, type``; UCSC tables store 0-based starts, as BED does. Read by
+    :func:`chromtransfer_lib.genome.regions.read_bed` (``columns=``), which names the file and
+    line of a bad row.
     """
-    path = Path(path)
-    raw = _read_table(path, "gap")
-    if raw.shape[1] != len(GAP_COLUMNS):
-        raise PaperDataError(
-            f"{path}: expected the {len(GAP_COLUMNS)} UCSC gap columns {GAP_COLUMNS}, "
-            f"found {raw.shape[1]}"
-        )
-    out = _intervals(raw, (1, 2, 3), path)
-    out["type"] = raw[7].astype(str)
-    return out.reset_index(drop=True)
+    gaps = read_bed(path, columns=_GAP_NAMES, on_duplicate="drop")
+    return gaps[["chrom", "start", "end", "type"]]
+
+
+def _read_rdhs(path: str | Path) -> pd.DataFrame:
+    """The rDHS BED → ``chrom, start, end, name`` (name = 4th column, else the locus)."""
+    rdhs = read_bed(path)
+    if "name" not in rdhs:
+        rdhs = rdhs.assign(name=locus_names(rdhs))
+    return rdhs[["chrom", "start", "end", "name"]]
 
 
 def accessible_union(tables: Sequence[pd.DataFrame]) -> pd.DataFrame:
@@ -203,25 +138,20 @@ def accessible_union(tables: Sequence[pd.DataFrame]) -> pd.DataFrame:
         ignore_index=True,
     )
     rows = rows.drop_duplicates().sort_values(["chrom", "start", "end"], ignore_index=True)
-    rows["name"] = rows["chrom"] + ":" + rows["start"].astype(str) + "-" + rows["end"].astype(str)
+    rows["name"] = locus_names(rows)
     return rows
-
-
-def _write_atomic(path: Path, write) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 def write_bed(df: pd.DataFrame, path: Path, columns: Sequence[str]) -> None:
     """Sorted, header-less, tab-separated BED, written atomically."""
     out = df.sort_values(["chrom", "start", "end"])[list(columns)]
-    _write_atomic(path, lambda tmp: out.to_csv(tmp, sep="\t", header=False, index=False))
+    with atomic_path(path) as tmp:
+        out.to_csv(tmp, sep="\t", header=False, index=False)
+
+
+def _copy_atomic(src: Path, dest: Path) -> None:
+    with atomic_path(dest) as tmp:
+        shutil.copyfile(src, tmp)
 
 
 def _link_or_copy(src: Path, dest: Path) -> None:
@@ -230,7 +160,7 @@ def _link_or_copy(src: Path, dest: Path) -> None:
     try:
         dest.symlink_to(src.resolve())
     except OSError:
-        _write_atomic(dest, lambda tmp: shutil.copyfile(src, tmp))
+        _copy_atomic(src, dest)
 
 
 def prepare_genome(fasta: str | Path, out_dir: str | Path) -> Path:
@@ -258,13 +188,9 @@ def prepare_genome(fasta: str | Path, out_dir: str | Path) -> Path:
     if target.is_symlink():
         target.unlink()
     log.info("decompressing %s into %s", fasta, target)
-
-    def _decompress(tmp: Path) -> None:
-        with gzip.open(fasta, "rb") as src, open(tmp, "wb") as dst:
-            shutil.copyfileobj(src, dst, length=16 << 20)
-
-    _write_atomic(target, _decompress)
-    stamp_path.write_text(json.dumps(stamp))
+    with atomic_path(target) as tmp, gzip.open(fasta, "rb") as src, open(tmp, "wb") as dst:
+        shutil.copyfileobj(src, dst, length=16 << 20)
+    write_json_atomic(stamp_path, stamp)  # after the genome: a stamp never outlives it
     return target
 
 
@@ -287,9 +213,9 @@ def prepare_paper_world(
     (out / "labels").mkdir(parents=True, exist_ok=True)
     keep = (lambda df: df[df["chrom"].isin(list(chroms))]) if chroms else (lambda df: df)
     genome = prepare_genome(inputs.fasta, out)
-    rdhs = keep(read_bed(inputs.rdhs))
+    rdhs = keep(_read_rdhs(inputs.rdhs))
     gaps = keep(read_ucsc_gap(inputs.gaps))
-    blacklist = keep(read_bed(inputs.blacklist))
+    blacklist = keep(read_bed(inputs.blacklist, on_duplicate="drop"))
     write_bed(rdhs, out / "rdhs.bed", ["chrom", "start", "end", "name"])
     write_bed(gaps, out / "gaps.bed", ["chrom", "start", "end", "type"])
     write_bed(blacklist, out / "blacklist.bed", ["chrom", "start", "end"])
@@ -302,7 +228,7 @@ def prepare_paper_world(
             tables.append(table)
             counts[f"labels/{split}/{cell}"] = len(table)
             dest = out / "labels" / split / f"{AUTHOR_SPELLING[cell]}.csv"
-            _write_atomic(dest, lambda tmp, src=src: shutil.copyfile(src, tmp))
+            _copy_atomic(src, dest)
     accessible = keep(accessible_union(tables))
     write_bed(accessible, out / "accessible_six_lines.bed", ["chrom", "start", "end", "name"])
     counts |= {
@@ -312,8 +238,9 @@ def prepare_paper_world(
         "blacklist": len(blacklist),
     }
     sources = {k: str(v) for k, v in vars(inputs).items() if k != "labels"}
-    (out / "paperdata.json").write_text(
-        json.dumps({"counts": counts, "sources": sources, "chroms": list(chroms or [])}, indent=2)
+    write_json_atomic(
+        out / "paperdata.json",
+        {"counts": counts, "sources": sources, "chroms": list(chroms or [])},
     )
     log.info("paper world in %s: %s", out, counts)
     return PaperWorld(

@@ -1,4 +1,4 @@
-"""Sequence-level reference data: integer codes and one-hot, FASTA access, BED/region tables, splits, JASPAR matrices.
+"""Sequence-level reference data: codes and one-hot, FASTA, BED/region tables, splits, JASPAR.
 
 See ARCHITECTURE.md for the layers and what may import what.
 """

@@ -1,7 +1,7 @@
 """JASPAR matrices, offline: the one loader every module uses (simulation, motif scanning).
 
 ``pyjaspar`` ships the JASPAR releases as a local SQLite file, so no network is needed.
-JASPAR 2022 CORE vertebrates holds 841 matrices (design.md §4.10).
+JASPAR 2022 CORE vertebrates holds 841 matrices (ARCHITECTURE.md, "genome").
 
 Names are not unique and not all upper case (``Spi1``, ``Nrf1`` and ``Yy1`` are mouse
 matrices; ``CTCF`` has three matrices, ``HNF4A`` two). :func:`resolve_motifs` therefore

@@ -1,14 +1,17 @@
-"""Genomic regions: reading, validating, recentring, tiling and splitting.
+"""Genomic regions: reading, validating, recentring, overlaps, N runs.
 
-Contract (design.md §3): a region table is a :class:`pandas.DataFrame` with ``chrom, start,
-end`` (0-based, half-open, bioframe conventions) plus ``name``/``label``/``y``/``split``/
-``fold`` columns as needed. Every function returns a new table; inputs are never modified.
-Interval overlaps go through :mod:`bioframe`.
+Contract: a region table is a :class:`pandas.DataFrame` with ``chrom, start, end`` (0-based,
+half-open, bioframe conventions) plus ``name``/``label``/``y``/``split``/``fold`` columns as
+needed. Every function returns a new table; inputs are never modified.
+Interval overlaps go through :mod:`bioframe`. Genome tiles and train/test/fold splits are in
+:mod:`chromtransfer_lib.genome.splits`. ARCHITECTURE.md, "genome".
 
 Two input formats are read:
 
 * BED (plain or gzip; ``track``/``browser``/``#`` lines, a header row and CRLF line ends are
-  accepted; columns 4–6 are kept as ``name``, ``score``, ``strand`` when present);
+  accepted; columns 4–6 are kept as ``name``, ``score``, ``strand`` when present), and BED-like
+  tables with other columns (``columns=``, e.g. UCSC's ``gap.txt``) — :func:`read_bed` is the
+  one BED reader of the package;
 * the ChromTransfer label files: rows ``chrN:start-end,LABEL`` without a header, where LABEL
   is the file's cell line (positive), ``<CELL>_NEG`` or ``Negative``. Coordinates are taken
   exactly as written (bedtools style: 0-based start, exclusive end; 600 bp = end - start).
@@ -22,12 +25,10 @@ import logging
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import NamedTuple
 
 import bioframe
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import KFold, StratifiedKFold
 from tqdm.auto import tqdm
 
 from chromtransfer_lib.config import AUTHOR_SPELLING, CELL_LINES, UNIVERSAL_NEGATIVE
@@ -54,11 +55,73 @@ def _read_lines(path: Path) -> list[str]:
         return fh.read().splitlines()
 
 
+def _data_rows(path: Path, start_col: int) -> tuple[list[str], np.ndarray]:
+    """Tab-separated data rows of a BED-like file and their 1-based line numbers.
+
+    Skips blank, ``#``, ``track`` and ``browser`` lines and a header row (one whose
+    ``start_col`` field is not an integer); whitespace-separated files are turned into tabs.
+    """
+    text = _read_lines(path)
+    keep = [
+        i
+        for i, line in enumerate(text)
+        if line.strip() and not line.startswith(("#", "track", "browser"))
+    ]
+    if keep:  # a header row such as "chrom start end" (non-integer start column)
+        first = text[keep[0]].split("\t") if "\t" in text[keep[0]] else text[keep[0]].split()
+        if (
+            len(first) >= max(3, start_col + 1)
+            and not first[start_col].strip().lstrip("-").isdigit()
+        ):
+            keep = keep[1:]
+    if not keep:
+        raise RegionError(f"{path}: the file contains no regions")
+    if "\t" in text[keep[0]]:
+        rows = [text[i] for i in keep]
+    else:  # whitespace-separated
+        rows = ["\t".join(text[i].split()) for i in keep]
+    return rows, np.asarray(keep) + 1
+
+
+def _table(path: Path, rows: list[str], lines: np.ndarray, columns: Sequence[str] | None):
+    """The rows as strings, named: the given ``columns`` (exactly that many per row), else
+    ``chrom, start, end`` and, when every row has them, ``name, score, strand``."""
+    n_cols = max(3, max(r.count("\t") for r in rows) + 1)
+    width = len(columns) if columns is not None else min(n_cols, 6)
+    df = pd.read_csv(
+        io.StringIO("\n".join(rows)),
+        sep="\t",
+        header=None,
+        names=range(max(n_cols, width)),
+        dtype=str,
+        usecols=range(width),
+        keep_default_na=False,
+        na_values=[""],
+    )
+    if columns is not None:
+        counts = np.array([r.count("\t") + 1 for r in rows])
+        bad = np.flatnonzero(counts != len(columns))
+        if bad.size:
+            i = int(bad[0])
+            raise RegionError(
+                f"{path}:{lines[i]}: expected the {len(columns)} columns {tuple(columns)}, "
+                f"found {counts[i]}"
+            )
+        return df.set_axis(list(columns), axis=1)
+    short = df[2].isna().to_numpy()
+    if short.any():
+        i = int(np.flatnonzero(short)[0])
+        raise RegionError(f"{path}:{lines[i]}: expected at least 3 columns, got {rows[i]!r}")
+    width = next((k for k in range(3, df.shape[1]) if df[k].isna().any()), df.shape[1])
+    return df.iloc[:, :width].set_axis([*COLS, "name", "score", "strand"][:width], axis=1)
+
+
 def read_bed(
     path: str | Path,
     *,
     chrom_sizes: Mapping[str, int] | None = None,
     on_duplicate: str = "error",
+    columns: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Read a BED file (plain or gzip) into a region table.
 
@@ -70,54 +133,29 @@ def read_bed(
         If given, chromosomes and end coordinates are checked against it.
     on_duplicate
         ``"error"`` (default) or ``"drop"`` (keep the first copy, log the count).
+    columns
+        Names of every column of a BED-like table whose columns are not BED's (e.g. UCSC's
+        ``gap.txt``: ``bin, chrom, start, end, …``); must include ``chrom, start, end``, and
+        every row must have exactly this many columns. Default: BED's.
 
     Returns
     -------
     pandas.DataFrame
-        ``chrom, start, end`` (int64) and, when present, ``name``, ``score``, ``strand``.
+        ``chrom, start, end`` (int64) and, when present, ``name``, ``score``, ``strand``; with
+        ``columns``, those columns in that order (strings except ``start, end``).
 
     Raises
     ------
     RegionError
-        Naming the file, line and value: too few columns, non-integer coordinates, negative
-        or zero-length intervals, unknown chromosomes, ends past a chromosome, duplicates,
-        or a file without regions.
+        Naming the file, line and value: too few (or, with ``columns``, not exactly that many)
+        columns, non-integer coordinates, negative or zero-length intervals, unknown
+        chromosomes, ends past a chromosome, duplicates, or a file without regions.
     """
     path = Path(path)
-    text = _read_lines(path)
-    keep = [
-        i
-        for i, line in enumerate(text)
-        if line.strip() and not line.startswith(("#", "track", "browser"))
-    ]
-    if keep:  # a header row such as "chrom start end" (non-integer second column)
-        first = text[keep[0]].split("\t") if "\t" in text[keep[0]] else text[keep[0]].split()
-        if len(first) >= 3 and not first[1].strip().lstrip("-").isdigit():
-            keep = keep[1:]
-    if not keep:
-        raise RegionError(f"{path}: the file contains no regions")
-    if "\t" in text[keep[0]]:
-        rows = [text[i] for i in keep]
-    else:  # whitespace-separated
-        rows = ["\t".join(text[i].split()) for i in keep]
-    n_cols = max(3, max(r.count("\t") for r in rows) + 1)
-    df = pd.read_csv(
-        io.StringIO("\n".join(rows)),
-        sep="\t",
-        header=None,
-        names=range(n_cols),
-        dtype=str,
-        usecols=range(min(n_cols, 6)),
-        keep_default_na=False,
-        na_values=[""],
-    )
-    lines = np.asarray(keep) + 1
-    short = df[2].isna().to_numpy()
-    if short.any():
-        i = int(np.flatnonzero(short)[0])
-        raise RegionError(f"{path}:{lines[i]}: expected at least 3 columns, got {text[keep[i]]!r}")
-    width = next((k for k in range(3, df.shape[1]) if df[k].isna().any()), df.shape[1])
-    df = df.iloc[:, :width].set_axis([*COLS, "name", "score", "strand"][:width], axis=1)
+    if columns is not None and not set(COLS) <= set(columns):
+        raise ValueError(f"columns {tuple(columns)} must include {tuple(COLS)}")
+    rows, lines = _data_rows(path, list(columns).index("start") if columns else 1)
+    df = _table(path, rows, lines, columns)
     df["chrom"] = df["chrom"].str.strip()
     for col in ("start", "end"):
         num = pd.to_numeric(df[col].str.strip(), errors="coerce")
@@ -127,11 +165,7 @@ def read_bed(
             raise RegionError(f"{path}:{lines[i]}: {col} {df[col].iloc[i]!r} is not an integer")
         df[col] = num.astype(np.int64)
     return validate_regions(
-        df,
-        chrom_sizes=chrom_sizes,
-        source=str(path),
-        lines=np.array(lines),
-        on_duplicate=on_duplicate,
+        df, chrom_sizes=chrom_sizes, source=str(path), lines=lines, on_duplicate=on_duplicate
     )
 
 
@@ -338,157 +372,3 @@ def gaps_from_fasta(
         keep = e - s >= min_length
         parts.append(pd.DataFrame({"chrom": chrom, "start": s[keep], "end": e[keep]}))
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=COLS)
-
-
-class Tiling(NamedTuple):
-    """Result of :func:`tile_genome`."""
-
-    windows: pd.DataFrame  #: kept windows, ``chrom, start, end``
-    n_total: int  #: full-width windows before exclusion
-    dropped: dict[str, int]  #: windows overlapping each exclusion (a window may hit several)
-
-
-def tile_genome(
-    chrom_sizes: Mapping[str, int],
-    *,
-    width: int = 600,
-    exclude: Mapping[str, pd.DataFrame] | None = None,
-    positives: pd.DataFrame | None = None,
-    flank: int = 300,
-    chroms: Sequence[str] | None = None,
-) -> Tiling:
-    """Non-overlapping ``width`` bp windows from position 0, minus excluded ones.
-
-    A window is dropped if it overlaps any interval of ``exclude`` (e.g. ``{"gap": gaps,
-    "blacklist": blacklist}``) or lies less than ``flank`` bp from a positive (it overlaps the
-    positive widened by ``flank`` on both sides). The last, shorter window of each chromosome
-    is dropped (bedtools makewindows would keep it).
-
-    Parameters
-    ----------
-    chrom_sizes
-        Chromosome lengths in bp.
-    chroms
-        Chromosomes to tile (default: all of ``chrom_sizes``).
-    """
-    sizes = pd.Series({c: chrom_sizes[c] for c in (chroms or chrom_sizes)}, dtype=np.int64)
-    win = bioframe.binnify(sizes, width)
-    win = win[(win["end"] - win["start"]) == width].reset_index(drop=True)
-    sets = dict(exclude or {})
-    if positives is not None:
-        sets[f"positive ± {flank} bp"] = bioframe.expand(positives[COLS], pad=flank)
-    drop = np.zeros(len(win), dtype=bool)
-    dropped = {}
-    for reason, df in sets.items():
-        hit = mark_overlaps(win, df)
-        dropped[reason] = int(hit.sum())
-        drop |= hit
-    log.info("tiling: %d windows of %d bp, dropped %s", len(win), width, dropped)
-    return Tiling(win[~drop].reset_index(drop=True), len(win), dropped)
-
-
-def _assign_folds(counts: np.ndarray, n_folds: int, rng: np.random.Generator) -> np.ndarray:
-    """Whole groups → folds so that every class is split as evenly as possible.
-
-    ``counts`` is ``(n_groups, n_classes)``. Cost: sum over folds and classes of the squared
-    relative deviation from ``total / n_folds``. 32 seeded random greedy starts, each refined by
-    single moves and swaps; the cheapest wins.
-    """
-    target = np.maximum(counts.sum(0) / n_folds, 1e-9)
-
-    def cost(a: np.ndarray) -> float:
-        per = np.stack([counts[a == f].sum(0) for f in range(n_folds)])
-        return float((((per - target) / target) ** 2).sum())
-
-    best, best_cost = None, np.inf
-    for _ in range(32):
-        a = np.full(len(counts), -1)
-        for g in rng.permutation(len(counts)):
-            empty = [f for f in range(n_folds) if not (a == f).any()]
-            options = empty if len(empty) >= (a == -1).sum() else range(n_folds)
-            a[g] = min(options, key=lambda f, g=g: cost(np.where(np.arange(len(a)) == g, f, a)))
-        improved = True
-        while improved:
-            improved, c0 = False, cost(a)
-            for g in range(len(a)):
-                for f in range(n_folds):
-                    b = a.copy()
-                    b[g] = f
-                    if (b == a[g]).any() and cost(b) < c0 - 1e-12:
-                        a, c0, improved = b, cost(b), True
-                for h in range(g + 1, len(a)):
-                    b = a.copy()
-                    b[g], b[h] = a[h], a[g]
-                    if cost(b) < c0 - 1e-12:
-                        a, c0, improved = b, cost(b), True
-        if c0 < best_cost:
-            best, best_cost = a, c0
-    return best
-
-
-def split_by_chromosome(
-    regions: pd.DataFrame,
-    *,
-    test_chroms: Sequence[str] = ("chr2", "chr3"),
-    n_folds: int = 3,
-    random_state: int = 0,
-    stratify: str | None = "y",
-    group: str = "auto",
-) -> pd.DataFrame:
-    """Add ``split`` (``"test"``/``"train"``) and ``fold`` (``-1`` for test) columns.
-
-    Regions on ``test_chroms`` form the test set; the rest is cut into ``n_folds``
-    cross-validation folds (fold ``k`` is the validation set of partition ``k``, the other
-    folds its training set). With ``group="chromosome"`` whole chromosomes are
-    assigned to folds, so no chromosome is in both a training and a validation set, balancing
-    the count of every ``stratify`` class across folds (seeded search, see
-    :func:`_assign_folds`). With ``group="region"`` regions are assigned individually
-    (scikit-learn ``StratifiedKFold``), for genomes with fewer chromosomes than folds.
-    ``group="auto"`` (default) means by chromosome when there are at least ``n_folds``
-    training chromosomes, else by region (with a logged warning).
-    """
-    out = regions.copy()
-    test = out["chrom"].isin(list(test_chroms)).to_numpy()
-    if len(test_chroms) and not test.any():
-        c = str(test_chroms[0])
-        raise RegionError(
-            f"none of the test chromosomes {list(test_chroms)} holds a region."
-            + chrom_hint(c, out["chrom"].unique())
-            + " Pass test_chroms=() for no test set."
-        )
-    out["split"] = np.where(test, "test", "train")
-    fold = np.full(len(out), -1, dtype=np.int64)
-    train = out[~test]
-    y = train[stratify].to_numpy() if stratify else np.zeros(len(train), dtype=int)
-    classes, y_idx = np.unique(y, return_inverse=True)
-    if group == "auto":
-        n_chroms = train["chrom"].nunique()
-        group = "chromosome" if n_chroms >= n_folds else "region"
-        if group == "region":
-            log.warning(
-                "only %d training chromosomes for %d folds: folds are drawn by region, so a "
-                "chromosome can be in both training and validation sets",
-                n_chroms,
-                n_folds,
-            )
-    if group == "chromosome":
-        chroms, c_idx = np.unique(train["chrom"].to_numpy(dtype=str), return_inverse=True)
-        if len(chroms) < n_folds:
-            raise RegionError(
-                f"{len(chroms)} training chromosomes cannot form {n_folds} folds; "
-                "use group='region' or fewer folds"
-            )
-        counts = np.zeros((len(chroms), len(classes)))
-        np.add.at(counts, (c_idx, y_idx), 1)
-        fold[~test] = _assign_folds(counts, n_folds, np.random.default_rng(random_state))[c_idx]
-    elif group == "region":
-        kf = StratifiedKFold if stratify else KFold
-        splitter = kf(n_splits=n_folds, shuffle=True, random_state=random_state)
-        sub = np.empty(len(train), dtype=np.int64)
-        for k, (_, val) in enumerate(splitter.split(np.zeros(len(train)), y_idx)):
-            sub[val] = k
-        fold[~test] = sub
-    else:
-        raise ValueError(f"group must be 'auto', 'chromosome' or 'region', got {group!r}")
-    out["fold"] = fold
-    return out

@@ -3,7 +3,7 @@
 Also reads them from FASTA (plain or bgzip, via pyfaidx): :func:`extract_sequences` loads each
 chromosome once (:func:`read_chromosome`) and slices all its regions with NumPy.
 
-Contract (design.md §3):
+Contract (ARCHITECTURE.md, "genome"):
 
 * codes: ``uint8`` array of shape ``(n, L)`` with ``A=0, C=1, G=2, T=3, N=4``. Lowercase
   (soft-masked) letters are upper-cased; IUPAC ambiguity letters (R, Y, S, W, K, M, B, D, H, V)

@@ -1,4 +1,4 @@
-"""The simulated ENCODE-like world: background genome, planted JASPAR sites, regions, label files, truth tables.
+"""The simulated ENCODE-like world: genome, planted JASPAR sites, regions, labels, truth tables.
 
 See ARCHITECTURE.md for the layers and what may import what.
 """

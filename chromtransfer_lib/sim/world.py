@@ -1,4 +1,4 @@
-"""A deterministic, ENCODE-like simulated world: the book's offline default data (design.md §5).
+"""A deterministic, ENCODE-like simulated world: the book's offline default data.
 
 :func:`simulate_world` writes, into one folder, the same files and formats as the paper's real
 inputs, plus the truth about what was planted::
@@ -22,6 +22,7 @@ line's specific rDHSs; negatives are other lines' specific rDHSs (``<CELL>_NEG``
 pre-training rDHSs (``Negative``), split by chromosome (test = ``test_chroms``).
 
 Regions are 0-based half-open (bioframe); ``chr1:100-700`` covers bases 100..699.
+ARCHITECTURE.md, "sim".
 
 ``ground_truth.tsv`` columns: ``region`` (rDHS name, ``.`` for a background site),
 ``region_class`` (pretrain/specific/shared/background), ``tf``, ``matrix_id``, ``role``
@@ -42,7 +43,6 @@ Measured here (2 CPU cores): the ``smoke`` world in ~0.5 s, the ``quick`` world 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import logging
 from collections.abc import Sequence
@@ -53,6 +53,7 @@ import numpy as np
 import pandas as pd
 
 from chromtransfer_lib.config import AUTHOR_SPELLING, CELL_LINES, SimulationConfig
+from chromtransfer_lib.fileio import sha256_file, write_text_atomic
 from chromtransfer_lib.genome.jaspar import (
     JasparMatrix,
     UnknownMotifError,
@@ -194,14 +195,6 @@ def negative_ratio(cell_line: str, ratio_range: tuple[float, float]) -> float:
     """
     r = PAPER_NEGATIVES[cell_line] / PAPER_POSITIVES[cell_line]
     return float(np.clip(r, *ratio_range))
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def check_spec(spec: SimulationConfig, *, test_chroms: Sequence[str]) -> None:
@@ -372,7 +365,7 @@ def _write_manifest(
     files = {}
     for path in sorted(paths):
         rel = path.relative_to(world.out_dir).as_posix()
-        files[rel] = {"sha256": _sha256(path), "bytes": path.stat().st_size}
+        files[rel] = {"sha256": sha256_file(path), "bytes": path.stat().st_size}
     manifest = {
         "generator": "chromtransfer_lib.sim.world.simulate_world",
         "random_state": random_state,
@@ -381,4 +374,5 @@ def _write_manifest(
         "counts": counts,
         "files": files,
     }
-    world.manifest.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    # last, and atomically: the manifest's presence marks a complete world
+    write_text_atomic(world.manifest, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
