@@ -432,7 +432,8 @@ def test_scan_is_cached_in_the_run_directory(tmp_path) -> None:
 def test_logit_model_shares_weights_and_rescales_probability_gradients() -> None:
     import keras
 
-    from chromtransfer_lib.interpret.attribution import grad_x_input, predict_proba
+    from chromtransfer_lib.data.pipeline import predict_proba
+    from chromtransfer_lib.interpret.attribution import grad_x_input
 
     keras.utils.set_random_seed(0)
     x = keras.Input((30, 4))

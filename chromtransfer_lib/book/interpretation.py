@@ -197,7 +197,7 @@ def ensure_region_set(
     lines: Sequence[str] = ("HepG2", "K562"),
 ) -> RegionSet:
     """Each line's positive predictions by its fine-tuned model (cached), and their union."""
-    from chromtransfer_lib.interpret.attribution import predict_proba
+    from chromtransfer_lib.data.pipeline import predict_proba
 
     cfg, seed = ctx.profile.interpret, ctx.profile.seed
     key = _digest(
@@ -286,7 +286,8 @@ def ensure_attributions(
     only
         Model keys to attribute (default all).
     """
-    from chromtransfer_lib.interpret.attribution import grad_x_input, predict_proba
+    from chromtransfer_lib.data.pipeline import predict_proba
+    from chromtransfer_lib.interpret.attribution import grad_x_input
 
     if target not in TARGETS:
         raise ValueError(f"target must be one of {TARGETS}, got {target!r}")
