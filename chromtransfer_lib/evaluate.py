@@ -1,15 +1,22 @@
 """Evaluation metrics: ROC/PR curves, F1 as the paper reports it, calibration, summaries.
 
-Implemented with NumPy/SciPy (tests check them against scikit-learn and hand-worked cases).
-Conventions:
+ROC and precision–recall curves, AUROC, AUPRC and F1 are scikit-learn's
+(:mod:`sklearn.metrics`); the calibration table with its empty bins, the Brier score, the
+expected calibration error, the threshold choice and the summaries are written here (see
+ARCHITECTURE.md for the layers). Conventions:
 
 * scores ``p`` are predicted probabilities of the positive class; a sequence is called
   positive when ``p >= threshold``;
 * ``f1_pos`` and ``f1_neg`` are the F1 scores of the positive and the negative class;
   ``f1_overall`` is their support-weighted mean (scikit-learn's ``average="weighted"``), which is
-  what the paper's Table 1 and Fig. 1H call "overall";
-* AUROC is the Mann–Whitney probability that a positive outscores a negative (ties count ½);
-  AUPRC is average precision, ``Σ (R_k − R_{k−1}) P_k`` over decreasing thresholds;
+  what the paper's Table 1 and Fig. 1H call "overall"; an F1, precision or recall whose
+  denominator is 0 is 0 (``zero_division=0``);
+* AUROC is :func:`sklearn.metrics.roc_auc_score`, i.e. the Mann–Whitney probability that a
+  positive outscores a negative (ties count ½); AUPRC is average precision
+  (:func:`sklearn.metrics.average_precision_score`), ``Σ (R_k − R_{k−1}) P_k`` over decreasing
+  distinct thresholds, not the trapezoidal area under the PR curve; both are NaN where they are
+  undefined (AUROC with one class, AUPRC without positives) instead of scikit-learn's warning;
+* curves keep every distinct score as a threshold (``drop_intermediate=False``);
 * calibration uses ``n_bins`` equal-width bins of predicted probability ``[lo, hi)`` (the last
   bin includes 1); ECE is the count-weighted mean of ``|mean_pred − frac_pos|`` over bins;
   the Brier score is the mean squared error of ``p``.
@@ -21,12 +28,14 @@ maximises overall F1 on *validation* data, to be applied unchanged to the test s
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
-from scipy.stats import rankdata
+from sklearn import metrics as skm
+from sklearn.exceptions import UndefinedMetricWarning
 
 
 def _check(y: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -42,78 +51,74 @@ def _check(y: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def auroc(y: np.ndarray, p: np.ndarray) -> float:
-    """Area under the ROC curve (NaN when only one class is present)."""
+    """Area under the ROC curve (:func:`sklearn.metrics.roc_auc_score`); NaN with one class."""
     y, p = _check(y, p)
-    n_pos = int(y.sum())
-    n_neg = y.size - n_pos
-    if n_pos == 0 or n_neg == 0:
+    if y.all() or not y.any():
         return float("nan")
-    ranks = rankdata(p)
-    return float((ranks[y == 1].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
-
-
-def _cumulative(y: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Distinct thresholds (decreasing) with true- and false-positive counts at ``p >= t``."""
-    order = np.argsort(-p, kind="mergesort")
-    ps, ys = p[order], y[order]
-    last = np.r_[np.flatnonzero(np.diff(ps)), ps.size - 1]  # last index of each distinct score
-    tp = np.cumsum(ys)[last]
-    fp = (last + 1) - tp
-    return ps[last], tp, fp
+    return float(skm.roc_auc_score(y, p))
 
 
 def roc_curve_table(y: np.ndarray, p: np.ndarray) -> pd.DataFrame:
-    """ROC curve: ``threshold, fpr, tpr`` (starting at ``(0, 0)`` with threshold ``inf``)."""
+    """ROC curve: ``threshold, fpr, tpr`` (starting at ``(0, 0)`` with threshold ``inf``).
+
+    Every distinct score is a threshold. A rate whose class is absent is 0 (scikit-learn
+    returns NaN and warns).
+    """
     y, p = _check(y, p)
-    thr, tp, fp = _cumulative(y, p)
-    n_pos, n_neg = max(int(y.sum()), 1), max(int(y.size - y.sum()), 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UndefinedMetricWarning)
+        fpr, tpr, thr = skm.roc_curve(y, p, drop_intermediate=False)
     return pd.DataFrame(
-        {"threshold": np.r_[np.inf, thr], "fpr": np.r_[0, fp] / n_neg, "tpr": np.r_[0, tp] / n_pos}
+        {"threshold": thr, "fpr": np.nan_to_num(fpr, nan=0.0), "tpr": np.nan_to_num(tpr, nan=0.0)}
     )
 
 
 def pr_curve_table(y: np.ndarray, p: np.ndarray) -> pd.DataFrame:
-    """Precision–recall curve: ``threshold, recall, precision``, by decreasing threshold."""
+    """Precision–recall curve: ``threshold, recall, precision``, by decreasing threshold.
+
+    One row per distinct score, without scikit-learn's appended ``(recall 0, precision 1)``
+    end point; recall is 0 without positives (scikit-learn sets it to 1 and warns).
+    """
     y, p = _check(y, p)
-    thr, tp, fp = _cumulative(y, p)
-    recall = tp / max(int(y.sum()), 1)
-    precision = tp / (tp + fp)
-    return pd.DataFrame({"threshold": thr, "recall": recall, "precision": precision})
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="No positive class found")
+        precision, recall, thr = skm.precision_recall_curve(y, p, drop_intermediate=False)
+    # scikit-learn lists increasing thresholds and appends the end point; reverse and drop it
+    recall = recall[-2::-1] if y.any() else np.zeros(thr.size)
+    return pd.DataFrame({"threshold": thr[::-1], "recall": recall, "precision": precision[-2::-1]})
 
 
 def auprc(y: np.ndarray, p: np.ndarray) -> float:
-    """Average precision (area under the step-wise PR curve); NaN without positives."""
+    """Average precision (:func:`sklearn.metrics.average_precision_score`); NaN without
+    positives."""
     y, p = _check(y, p)
-    if y.sum() == 0:
+    if not y.any():
         return float("nan")
-    pr = pr_curve_table(y, p)
-    recall = pr["recall"].to_numpy()
-    return float(np.sum(np.diff(np.r_[0.0, recall]) * pr["precision"].to_numpy()))
-
-
-def _f1(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray) -> np.ndarray:
-    denom = 2 * tp + fp + fn
-    return np.where(denom > 0, 2 * tp / np.maximum(denom, 1), 0.0)
+    return float(skm.average_precision_score(y, p))
 
 
 def f1_scores(y: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
-    """Per-class F1 and the support-weighted overall F1 for 0/1 calls ``y_pred``."""
+    """Per-class F1 and the support-weighted overall F1 for 0/1 calls ``y_pred``.
+
+    Returns
+    -------
+    dict
+        ``f1_pos, f1_neg, f1_overall, precision, recall, accuracy`` (precision and recall of
+        the positive class); scikit-learn's, with ``zero_division=0``.
+    """
     y, yp = _check(y, y_pred)
     yp = yp.astype(np.int64)
-    tp = np.sum((y == 1) & (yp == 1))
-    fp = np.sum((y == 0) & (yp == 1))
-    fn = np.sum((y == 1) & (yp == 0))
-    tn = y.size - tp - fp - fn
-    f1_pos, f1_neg = float(_f1(tp, fp, fn)), float(_f1(tn, fn, fp))
-    n_pos = int(y.sum())
-    overall = (n_pos * f1_pos + (y.size - n_pos) * f1_neg) / max(y.size, 1)
+    precision, recall, f1, _ = skm.precision_recall_fscore_support(
+        y, yp, labels=[0, 1], average=None, zero_division=0
+    )
+    overall = skm.f1_score(y, yp, labels=[0, 1], average="weighted", zero_division=0)
     return {
-        "f1_pos": f1_pos,
-        "f1_neg": f1_neg,
+        "f1_pos": float(f1[1]),
+        "f1_neg": float(f1[0]),
         "f1_overall": float(overall),
-        "precision": float(tp / (tp + fp)) if tp + fp else 0.0,
-        "recall": float(tp / (tp + fn)) if tp + fn else 0.0,
-        "accuracy": float((tp + tn) / max(y.size, 1)),
+        "precision": float(precision[1]),
+        "recall": float(recall[1]),
+        "accuracy": float(skm.accuracy_score(y, yp)),
     }
 
 
@@ -181,6 +186,22 @@ class ThresholdChoice(NamedTuple):
     f1_overall: float
 
 
+def _cumulative(y: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Distinct thresholds (decreasing) with true- and false-positive counts at ``p >= t``."""
+    order = np.argsort(-p, kind="mergesort")
+    ps, ys = p[order], y[order]
+    last = np.r_[np.flatnonzero(np.diff(ps)), ps.size - 1]  # last index of each distinct score
+    tp = np.cumsum(ys)[last]
+    fp = (last + 1) - tp
+    return ps[last], tp, fp
+
+
+def _f1(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray) -> np.ndarray:
+    """F1 per candidate threshold from counts (0 where undefined, as ``zero_division=0``)."""
+    denom = 2 * tp + fp + fn
+    return np.where(denom > 0, 2 * tp / np.maximum(denom, 1), 0.0)
+
+
 def choose_threshold(y_val: np.ndarray, p_val: np.ndarray) -> ThresholdChoice:
     """Threshold maximising support-weighted overall F1 on validation data.
 
@@ -209,6 +230,10 @@ def multiclass_ovr_auroc(
     y: np.ndarray, proba: np.ndarray, class_names: Sequence[str]
 ) -> pd.DataFrame:
     """One-vs-rest AUROC per class: ``class, auroc, n_pos, n``.
+
+    Each class's AUROC is :func:`auroc` of "this class" against the rest, as scikit-learn's
+    ``roc_auc_score(multi_class="ovr", average=None)`` computes it, but without its check that
+    rows sum to 1 (float16 softmax rows may not) and NaN for a class absent from ``y``.
 
     Parameters
     ----------

@@ -7,12 +7,12 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
+from chromtransfer_lib.data.pipeline import predict_proba  # noqa: E402
 from chromtransfer_lib.genome.sequence import one_hot  # noqa: E402
 from chromtransfer_lib.interpret.attribution import (  # noqa: E402
     grad_x_input,
     in_silico_mutagenesis,
     positive_predictions,
-    predict_proba,
 )
 
 LENGTH = 16
@@ -95,6 +95,9 @@ def test_ism_equals_brute_force_for_every_batch_size(classes: int, output_index:
         np.testing.assert_allclose(res.delta, best, rtol=1e-4, atol=1e-6)
         assert np.isnan(res.delta[1, 3]) and np.isnan(res.full[1, 3]).all()
     assert in_silico_mutagenesis(model, codes, output_index=output_index).full is None
+    if classes == 1:
+        with pytest.raises(ValueError, match="output_index"):
+            in_silico_mutagenesis(model, codes, output_index=1)
 
 
 def test_ism_delta_keeps_sign_of_largest_change() -> None:
@@ -112,10 +115,14 @@ def test_ism_delta_keeps_sign_of_largest_change() -> None:
 
 
 def test_predict_proba_and_positive_predictions() -> None:
+    """The pipeline's compiled predict (the package's one) on the models attribution takes."""
     model = _conv_model(6)
     codes = _codes(9, 7)
-    p = predict_proba(model, codes, batch_size=4)
+    p = predict_proba(model, codes, batch_size=4)  # a partial last batch
     np.testing.assert_allclose(p, model(one_hot(codes), training=False).numpy()[:, 0], rtol=1e-5)
+    multi = _conv_model(6, classes=3)
+    p3 = predict_proba(multi, codes, batch_size=4)
+    np.testing.assert_allclose(p3, multi(one_hot(codes), training=False).numpy(), rtol=1e-5)
     assert list(positive_predictions(np.array([0.2, 0.5, 0.9, 0.49]))) == [1, 2]
     with pytest.raises(ValueError, match="shape"):
         grad_x_input(model, codes[0])

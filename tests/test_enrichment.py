@@ -118,6 +118,20 @@ def test_benjamini_hochberg_matches_statsmodels() -> None:
     np.testing.assert_allclose(got[~np.isnan(with_nan)], expect)
 
 
+def test_benjamini_hochberg_hand_worked() -> None:
+    # sorted .01 .03 .04 .2 (m 4) → p·m/rank .04 .06 .0533 .2 → running min from the top
+    got = benjamini_hochberg(np.array([0.01, 0.04, 0.03, 0.2, np.nan]))
+    np.testing.assert_allclose(got[:4], [0.04, 0.16 / 3, 0.16 / 3, 0.2], rtol=1e-15)
+    assert np.isnan(got[4])
+    # ties share the adjusted value; one p-value is its own adjustment
+    np.testing.assert_allclose(benjamini_hochberg(np.array([0.02, 0.5, 0.02])), [0.03, 0.5, 0.03])
+    assert benjamini_hochberg(np.array([0.7])).tolist() == [0.7]
+    assert benjamini_hochberg(np.array([])).shape == (0,)
+    assert np.isnan(benjamini_hochberg(np.array([np.nan, np.nan]))).all()
+    grid = benjamini_hochberg(np.array([[0.01, 0.2], [0.04, 0.03]]))  # any shape, pooled
+    np.testing.assert_allclose(grid, [[0.04, 0.2], [0.16 / 3, 0.16 / 3]])
+
+
 def test_compare_models_and_agreement() -> None:
     sites = _random_sites(500, 8)
     sites["start"] = np.arange(500)  # unique site keys

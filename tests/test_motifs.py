@@ -188,7 +188,7 @@ def test_unreachable_matrices_are_reported() -> None:
         widths.append(mat.width)
     unreachable = np.asarray(best_p) >= 1e-5
     assert len(jaspar) == 841
-    assert unreachable.sum() == 91  # design.md §7
+    assert unreachable.sum() == 91  # matrices whose best score is no rarer than p 1e-5
     assert np.asarray(widths)[unreachable].max() <= 8
     short = [m for m, u in zip(jaspar, unreachable, strict=True) if u][:3]
     motifs = prepare_motifs([*short, *resolve_motifs(["CTCF"], jaspar)])

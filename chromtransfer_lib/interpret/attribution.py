@@ -1,12 +1,14 @@
 """Per-base attribution of a Keras model's prediction: gradient × input and in-silico mutagenesis.
 
 Both take a Keras model whose input is one-hot float32 ``(n, L, 4)`` (A, C, G, T) and whose
-output is ``(n, k)`` probabilities (``k = 1`` sigmoid; ``k = 7`` softmax for the multiclass
+output is ``(n, k)`` (``k = 1`` sigmoid, or its logit; ``k = 7`` softmax for the multiclass
 baseline), plus uint8 codes ``(n, L)`` (:mod:`chromtransfer_lib.genome.sequence`); ``output_index``
 picks the output column. Models are called in inference mode (BatchNorm moving statistics, no
-dropout) through a ``tf.function`` (``model.predict`` and tf.data autotuning stall on small CPUs,
-design.md §7); one-hot and mutants are built inside the graph from the codes, and the last
-batch is padded to the same shape so nothing is traced twice.
+dropout) through a ``tf.function``, not ``model.predict`` (which, like tf.data autotuning,
+stalls on small CPUs; ARCHITECTURE.md); one-hot and mutants are built inside the graph from the
+codes, and the last batch is padded to the same shape so nothing is traced twice. Plain
+predictions come from :func:`chromtransfer_lib.data.pipeline.predict_proba`, the package's one
+compiled prediction.
 
 * **Gradient × input** (paper, "Feature importance analysis"): the gradient of the output with
   respect to the one-hot input times the input, summed over the four channels, i.e. the
@@ -21,7 +23,6 @@ batch is padded to the same shape so nothing is traced twice.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -74,33 +75,22 @@ def _pad(block: np.ndarray, size: int) -> np.ndarray:
     return np.concatenate([block, filler], axis=0)
 
 
-def _predict_fn(model, output_index: int) -> Callable:
-    import tensorflow as tf
+def _reference_output(model, codes: np.ndarray, *, batch_size: int, output_index: int):
+    """Column ``output_index`` of the model's output on ``codes``, through the one compiled
+    predict (:func:`chromtransfer_lib.data.pipeline.predict_proba`).
 
-    @tf.function(reduce_retracing=True)
-    def predict(codes):
-        x = one_hot_tensor(codes)
-        return model(x, training=False)[:, output_index]
+    The last batch is padded like the mutants' batches, so references and mutants go through
+    kernels of one shape (CPU kernels can round a row differently in a batch of another size).
+    """
+    from chromtransfer_lib.data.pipeline import predict_proba
 
-    return predict
-
-
-def predict_proba(
-    model,
-    codes: np.ndarray,
-    *,
-    batch_size: int = 512,
-    output_index: int = 0,
-    verbose: bool = False,
-) -> np.ndarray:
-    """Model output for each sequence, float32 ``(n,)`` (compiled, inference mode)."""
-    codes = _check_codes(codes)
-    predict = _predict_fn(model, output_index)
-    out = np.empty(codes.shape[0], dtype=np.float32)
-    for a in _batches(codes.shape[0], batch_size, desc="predict", verbose=verbose):
-        block = codes[a : a + batch_size]
-        out[a : a + len(block)] = predict(_pad(block, batch_size)).numpy()[: len(block)]
-    return out
+    if int(model.outputs[0].shape[-1]) == 1 and output_index != 0:
+        raise ValueError(f"output_index {output_index} of a model with one output")
+    n = codes.shape[0]
+    last = n - n % batch_size
+    padded = np.concatenate([codes[:last], _pad(codes[last:], batch_size)]) if last < n else codes
+    out = predict_proba(model, padded, batch_size=batch_size)[:n]
+    return np.ascontiguousarray(out if out.ndim == 1 else out[:, output_index], dtype=np.float32)
 
 
 def positive_predictions(probs: np.ndarray, *, threshold: float = 0.5) -> np.ndarray:
@@ -194,7 +184,7 @@ def in_silico_mutagenesis(
 
     codes = _check_codes(codes)
     n, length = codes.shape
-    ref_prob = predict_proba(model, codes, batch_size=batch_size, output_index=output_index)
+    ref_prob = _reference_output(model, codes, batch_size=batch_size, output_index=output_index)
     codes_t = tf.constant(codes)
 
     @tf.function(reduce_retracing=True)

@@ -149,7 +149,8 @@ def prepare_motifs(
     background
         Base probabilities (A, C, G, T) of the log-odds and of the p-values.
     pseudocount
-        Total pseudocount per column (see :func:`chromtransfer_lib.interpret.pvalues.log_odds_matrix`).
+        Total pseudocount per column (see
+        :func:`chromtransfer_lib.interpret.pvalues.log_odds_matrix`).
     scale
         Integer units per bit (score granularity ``1 / scale`` bits).
     q1, q2
