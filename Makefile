@@ -1,6 +1,6 @@
 # ChromTransfer book — the two commands a user needs:
 #   make book   # build + run every chapter (default profile: quick) and render the HTML book
-#   make test   # run the test suite
+#   make test   # lint (style, the layer contract, declared dependencies), then the test suite
 SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
@@ -22,15 +22,24 @@ $(VENV)/.installed: pyproject.toml
 book: venv
 	$(VENV)/bin/chromtransfer book --profile $(PROFILE) --run-dir $(RUN_DIR)
 
-test: venv
+test: venv lint
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-test-all: venv
+test-all: venv lint
 	$(PY) -m pytest -m "" $(PYTEST_ARGS)
 
+# ruff (style); lint-imports (the layers contract in pyproject.toml: a module imports only its
+# own layer and those below); deptry (every import declared, every declared package used) on
+# the library, chapters and experiments, then on tests/ and benchmarks/, whose dev and bench
+# extras are checked for undeclared (DEP001) and transitive-only (DEP003) imports.
+LINT_PATHS := chromtransfer_lib tests benchmarks notebooks experiments book/_ext
 lint: venv
-	$(VENV)/bin/ruff check chromtransfer_lib tests benchmarks notebooks
-	$(VENV)/bin/ruff format --check chromtransfer_lib tests benchmarks notebooks
+	$(VENV)/bin/ruff check $(LINT_PATHS)
+	$(VENV)/bin/ruff format --check $(LINT_PATHS)
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/deptry .
+	$(VENV)/bin/deptry tests benchmarks --exclude '\.venv' --extend-exclude '\.venv' \
+	  --ignore DEP002,DEP004
 
 bench: venv
 	for b in benchmarks/bench_*.py; do $(PY) $$b || exit 1; done

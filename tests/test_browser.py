@@ -1,8 +1,8 @@
-"""The rendered book, checked in a real (headless) Chromium.
+"""The rendered book, checked in a real (headless) Chromium driven by Playwright.
 
-The first test plants every kind of defect in a tiny site and checks that the checker reports
+The first tests plant every kind of defect in a tiny site and check that the checker reports
 exactly those (and nothing on clean pages), so the book test below cannot pass by seeing
-nothing. Without Chromium both skip and say how to get it (``.ci/run`` installs it).
+nothing. Without Chromium they skip and say how to get it (``.ci/run`` installs it).
 """
 
 from __future__ import annotations
@@ -14,7 +14,12 @@ import pytest
 from conftest import TABLE_CHAPTERS
 from PIL import Image
 
-from chromtransfer_lib.book.browsercheck import check_site, find_chromium, list_pages
+from chromtransfer_lib.book.browsercheck import (
+    BrowserError,
+    check_site,
+    find_chromium,
+    list_pages,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts" / "browser"
@@ -72,7 +77,9 @@ def _planted_site(root: Path) -> Path:
             '<a href="nowhere.html#x">dead</a> <a href="sub/page.html">alive</a>'
             '<script src="missing.js"></script>'
             '<script src="https://external.invalid/lib.js"></script>'
-            "<script>console.error('planted console error');</script>"
+            "<script>console.error('planted console error');"
+            "console.assert(1 === 2, 'planted assertion');"
+            "setTimeout(() => console.error('late console error'), 150);</script>"
             "<script>throw new TypeError('planted exception');</script>",
             head='<link rel="stylesheet" href="missing.css">',
         )
@@ -86,6 +93,7 @@ def test_checker_reports_planted_defects_and_nothing_else(tmp_path: Path, chromi
     report = check_site(
         site, chromium=chromium, screenshots={"redirect.html": shot}, viewport=(640, 480)
     )
+    assert report.browser.startswith("Chromium ")
     pages = {p.page: p for p in report.pages}
     assert (
         list(pages)
@@ -115,6 +123,8 @@ def test_checker_reports_planted_defects_and_nothing_else(tmp_path: Path, chromi
         ("request", "missing.css", "HTTP 404"),
         ("link", "nowhere.html", "HTTP 404"),
         ("console", "broken.html", "planted console error"),
+        ("console", "broken.html", "planted assertion"),
+        ("console", "broken.html", "late console error"),
         ("exception", "broken.html", "TypeError: planted exception"),
     }, report.summary()
     # other origins: listed, never fetched, never problems
@@ -132,6 +142,18 @@ def test_checker_reports_planted_defects_and_nothing_else(tmp_path: Path, chromi
         assert img.format == "PNG" and img.size == (640, 480)
         # the redirect target shows the red 7x5 dot: the screenshot is of the final page
         assert (200, 30, 30) in {c for _, c in img.convert("RGB").getcolors(1 << 16)}
+
+
+def test_not_a_browser_is_a_browser_error(tmp_path: Path) -> None:
+    """A CHROMIUM that is no browser fails with BrowserError naming it, not a hang."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "index.html").write_text(_page("<p>x</p>"))
+    fake = tmp_path / "not-chromium"
+    fake.write_text("#!/bin/sh\necho 'I am no browser' >&2\nexit 3\n")
+    fake.chmod(0o755)
+    with pytest.raises(BrowserError, match="not-chromium"):
+        check_site(site, chromium=fake, timeout=20)
 
 
 @pytest.mark.notebook

@@ -1,11 +1,13 @@
 """Check a built HTML site in headless Chromium: console errors, broken images, broken links.
 
 The site is served by :mod:`http.server` on ``127.0.0.1`` (an ephemeral port) and every page is
-loaded in a real Chromium, driven through the DevTools protocol (:mod:`chromtransfer_lib.book.cdp`).
+loaded in the system's Chromium (Debian's ``chromium``, or any Chrome), driven by Playwright for
+Python through ``executable_path``: Playwright downloads no browser of its own.
 
 What counts as a problem on a page (a :class:`Finding` in :attr:`PageReport.problems`):
 
-* ``console`` — ``console.error``/``console.assert``, or an error the browser logged itself;
+* ``console`` — ``console.error``/``console.assert``, or an error the browser logged itself
+  (except "Failed to load resource", which repeats a ``request`` finding);
 * ``exception`` — an uncaught JavaScript exception;
 * ``request`` — a same-origin resource answered with HTTP >= 400, or that failed to load
   (except ``/favicon.ico``, which Chromium asks every origin for unprompted);
@@ -15,28 +17,39 @@ What counts as a problem on a page (a :class:`Finding` in :attr:`PageReport.prob
 Nothing is fetched from another origin: Chromium resolves no host name but ``127.0.0.1`` and
 sends any other traffic to a closed loopback port. Such attempts never count as problems; they
 are listed in :attr:`PageReport.external` so a reader sees what the site wanted from elsewhere.
+
+The book's tests and CI run this check (``tests/test_browser.py``); see ARCHITECTURE.md.
 """
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import functools
 import http.server
 import logging
+import re
+import shutil
 import socket
-import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urldefrag, urljoin, urlsplit
 
-from chromtransfer_lib.book.cdp import BrowserError, ChromiumPipe, Event, find_chromium
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Page,
+    Playwright,
+    Request,
+    Response,
+    sync_playwright,
+)
+from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 __all__ = [
     "BrowserError",
@@ -51,24 +64,37 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-_IMAGES_JS = """(async () => {
-  const within = (p, ms) => Promise.race([p, new Promise((_, no) => setTimeout(no, ms))]);
+CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+
+#: Chromium's own log line for a failed request; the ``request`` finding already says it.
+_NETWORK_LOG = "Failed to load resource:"
+
+_IMAGES_JS = """async (ms) => {
+  const within = (p) => Promise.race([p, new Promise((_, no) => setTimeout(no, ms))]);
   const out = [];
   for (const img of Array.from(document.images)) {
     if (img.loading === "lazy") img.loading = "eager";
     let decoded = true;
-    try { await within(img.decode(), %d); } catch (e) { decoded = false; }
+    try { await within(img.decode()); } catch (e) { decoded = false; }
     const src = img.currentSrc || img.getAttribute("src") || "";
     out.push({src: src, decoded: decoded, width: img.naturalWidth,
               svg: /\\.svg([?#]|$)|^data:image\\/svg/i.test(src)});
   }
   return out;
-})()"""
+}"""
 
-_LINKS_JS = "Array.from(document.querySelectorAll('a[href]'), a => a.href)"
 
-_DOCUMENT_JS = """({ready: document.readyState,
-  refresh: !!document.querySelector('meta[http-equiv="refresh" i]')})"""
+class BrowserError(RuntimeError):
+    """Chromium could not be started, or a script in a page failed."""
+
+
+def find_chromium(names: Sequence[str] = CHROMIUM_NAMES) -> Path | None:
+    """The first of ``names`` found on ``PATH``, or ``None``."""
+    for name in names:
+        found = shutil.which(name)
+        if found:
+            return Path(found)
+    return None
 
 
 @dataclass(frozen=True)
@@ -180,139 +206,130 @@ def _origin(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-@dataclass
-class _PageState:
-    page: str
-    origin: str
-    problems: list[Finding] = field(default_factory=list)
-    external: list[Finding] = field(default_factory=list)
+def _stack_url(stack: str | None, default: str) -> str:
+    """The script URL of a JavaScript stack's first frame (``at URL:line:col``)."""
+    match = re.search(r"\bat (?:[^\n(]*\()?(\S+?):\d+:\d+\)?", stack or "")
+    return match.group(1) if match else default
+
+
+class _Watcher:
+    """Turns one tab's console, error and network events into findings of the current page."""
+
+    def __init__(self, page: Page) -> None:
+        self.page = page
+        self.start("", "")
+        page.on("request", self.on_request)
+        page.on("response", self.on_response)
+        page.on("requestfailed", self.on_failed)
+        page.on("console", self.on_console)
+        page.on("pageerror", self.on_error)
+
+    def start(self, name: str, origin: str) -> None:
+        """From now on, findings belong to page ``name`` of the site at ``origin``."""
+        self.name, self.origin = name, origin
+        self.problems: list[Finding] = []
+        self.external: list[Finding] = []
 
     def add(self, kind: str, url: str, detail: str) -> None:
         """Record a finding: a problem if ``url`` is ours (or unknown), else external."""
         target = self.problems if _origin(url) in (self.origin, "") else self.external
-        finding = Finding(self.page, kind, url, detail)
+        finding = Finding(self.name, kind, url, detail)
         if finding not in target:
             target.append(finding)
 
+    def on_request(self, request: Request) -> None:
+        if _origin(request.url) not in (self.origin, ""):
+            self.add("request", request.url, "requested from another origin")
 
-def _first_frame_url(stack: Mapping[str, Any] | None) -> str:
-    frames = (stack or {}).get("callFrames") or []
-    return frames[0].get("url", "") if frames else ""
+    def on_response(self, response: Response) -> None:
+        if response.status >= 400 and response.url != f"{self.origin}/favicon.ico":
+            self.add("request", response.url, f"HTTP {response.status}")
 
+    def on_failed(self, request: Request) -> None:
+        if request.failure and request.failure != "net::ERR_ABORTED":
+            self.add("request", request.url, f"failed: {request.failure}")
 
-def _read_events(state: _PageState, events: Sequence[Event]) -> None:
-    """Turn the DevTools events seen while a page loaded into findings."""
-    requests: dict[str, str] = {}
-    for ev in events:
-        method, p = ev.get("method", ""), ev.get("params", {})
-        if method == "Network.requestWillBeSent":
-            url = p["request"]["url"]
-            requests[p["requestId"]] = url
-            if _origin(url) not in (state.origin, ""):
-                state.add("request", url, "requested from another origin")
-        elif method == "Network.responseReceived":
-            status, url = p["response"]["status"], p["response"]["url"]
-            if status >= 400 and url != f"{state.origin}/favicon.ico":
-                state.add("request", url, f"HTTP {status}")
-        elif method == "Network.loadingFailed" and not p.get("canceled"):
-            url = requests.get(p["requestId"], "")
-            if url and p.get("errorText") != "net::ERR_ABORTED":
-                state.add("request", url, f"failed: {p.get('errorText')}")
-        elif method == "Runtime.consoleAPICalled" and p.get("type") in ("error", "assert"):
-            text = " ".join(
-                str(a.get("value", a.get("description", a.get("type", "")))) for a in p["args"]
-            )
-            state.add("console", _first_frame_url(p.get("stackTrace")), text)
-        elif method == "Runtime.exceptionThrown":
-            d = p["exceptionDetails"]
-            url = d.get("url") or _first_frame_url(d.get("stackTrace"))
-            detail = (d.get("exception") or {}).get("description") or d.get("text") or "?"
-            state.add("exception", url, detail.splitlines()[0])
-        elif method == "Log.entryAdded":
-            entry = p["entry"]
-            # "network" entries repeat what Network.responseReceived/loadingFailed reported
-            if entry.get("level") == "error" and entry.get("source") != "network":
-                state.add("console", entry.get("url", ""), entry.get("text", ""))
+    def on_console(self, msg: ConsoleMessage) -> None:
+        if msg.type in ("error", "assert") and not msg.text.startswith(_NETWORK_LOG):
+            self.add("console", msg.location.get("url", ""), msg.text)
 
+    def on_error(self, err: PlaywrightError) -> None:
+        detail = f"{err.name}: {err.message}" if err.name else err.message
+        self.add("exception", _stack_url(err.stack, self.page.url), detail.splitlines()[0])
 
-def _http_status(url: str, opener: urllib.request.OpenerDirector, timeout: float) -> int:
-    """HTTP status of a same-origin URL (HEAD, then GET if HEAD is not allowed)."""
-    status = 0
-    for method in ("HEAD", "GET"):
+    def load(self, url: str, *, timeout: float) -> None:
+        """Navigate to ``url``; wait for it to load, and for any meta refresh's target."""
         try:
-            with opener.open(urllib.request.Request(url, method=method), timeout=timeout) as r:
-                return r.status
-        except urllib.error.HTTPError as err:
-            status = err.code
-            if status not in (405, 501):
-                return status
-    return status
+            self.page.goto(url, wait_until="load")
+        except PlaywrightTimeoutError:
+            self.add("request", url, f"no load event within {timeout:.0f} s")
+        except PlaywrightError as err:
+            self.add("request", url, f"navigation failed: {err.message.splitlines()[0]}")
+            return
+        try:
+            refresh = self.page.locator('meta[http-equiv="refresh" i]').count() > 0
+        except PlaywrightError:  # the document went away under the query: a refresh is under way
+            refresh = True
+        with contextlib.suppress(PlaywrightTimeoutError):
+            if refresh and self.page.url == url:  # still on the redirecting page
+                self.page.wait_for_url(lambda now: now != url, wait_until="load")
+            self.page.wait_for_load_state("load")
 
 
-def _evaluate(cdp: ChromiumPipe, session: str, expression: str) -> Any:
-    """Evaluate ``expression`` in the page (awaiting a promise); return its JSON value."""
-    res = cdp.call(
-        "Runtime.evaluate",
-        {"expression": expression, "awaitPromise": True, "returnByValue": True},
-        session=session,
-    )
-    if "exceptionDetails" in res:
-        raise BrowserError(f"page script failed: {res['exceptionDetails'].get('text')}")
-    return res.get("result", {}).get("value")
+def _link_status(context: BrowserContext, url: str) -> int:
+    """HTTP status of a same-origin URL (HEAD, then GET if HEAD is not allowed)."""
+    status = context.request.head(url).status
+    return context.request.get(url).status if status in (405, 501) else status
 
 
 def _check_page(
-    cdp: ChromiumPipe,
-    session: str,
-    *,
-    base: str,
-    page: str,
-    link_status: dict[str, int],
-    opener: urllib.request.OpenerDirector,
-    timeout: float,
+    watcher: _Watcher, *, base: str, name: str, link_status: dict[str, int], timeout: float
 ) -> PageReport:
     """Load one page, wait for it (and any meta refresh), and collect its findings."""
-    t0 = time.perf_counter()
-    state = _PageState(page, _origin(base))
-    url = urljoin(base, page)
-    cdp.discard_events()
-    events: list[Event] = []
-    nav = cdp.call("Page.navigate", {"url": url}, session=session)
-    if nav.get("errorText"):
-        state.add("request", url, f"navigation failed: {nav['errorText']}")
-    elif not cdp.wait_event("Page.loadEventFired", timeout=timeout, seen=events):
-        state.add("request", url, f"no load event within {timeout:.0f} s")
-    doc = _evaluate(cdp, session, _DOCUMENT_JS)
-    if doc["refresh"]:  # still on the redirecting page: wait for its target to load
-        cdp.wait_event("Page.frameNavigated", timeout=timeout, seen=events)
-        cdp.wait_event("Page.loadEventFired", timeout=timeout, seen=events)
-    elif doc["ready"] != "complete":  # already redirected, target still loading
-        cdp.wait_event("Page.loadEventFired", timeout=timeout, seen=events)
-    images = _evaluate(cdp, session, _IMAGES_JS % int(timeout * 1000)) or []
+    t0, page = time.perf_counter(), watcher.page
+    watcher.start(name, _origin(base))
+    watcher.load(urljoin(base, name), timeout=timeout)
+    try:
+        images = page.evaluate(_IMAGES_JS, int(timeout * 1000))
+    except PlaywrightError as err:
+        raise BrowserError(f"{name}: page script failed: {err.message.splitlines()[0]}") from err
     for img in images:
         if not img["decoded"] or (img["width"] == 0 and not img["svg"]):
-            state.add("image", img["src"], "image did not load (naturalWidth 0 or undecodable)")
-    hrefs = _evaluate(cdp, session, _LINKS_JS) or []
-    internal = sorted({urldefrag(h).url for h in hrefs if _origin(h) == state.origin})
+            watcher.add("image", img["src"], "image did not load (naturalWidth 0 or undecodable)")
+    hrefs = page.eval_on_selector_all("a[href]", "links => links.map(a => a.href)")
+    internal = sorted({urldefrag(h).url for h in hrefs if _origin(h) == watcher.origin})
     for link in internal:
         if link not in link_status:
-            link_status[link] = _http_status(link, opener, timeout)
+            link_status[link] = _link_status(page.context, link)
         if link_status[link] >= 400:
-            state.add("link", link, f"HTTP {link_status[link]}")
-    cdp.collect_until_quiet(events, quiet=0.3, limit=3.0)
-    _read_events(state, events)
-    final_url = _evaluate(cdp, session, "location.href") or url
+            watcher.add("link", link, f"HTTP {link_status[link]}")
+    with contextlib.suppress(PlaywrightTimeoutError):  # late requests and console messages
+        page.wait_for_load_state("networkidle", timeout=3000)
     seconds = time.perf_counter() - t0
-    log.info("%s: %d problems (%.1f s)", page, len(state.problems), seconds)
-    return PageReport(
-        page,
-        final_url,
-        tuple(state.problems),
-        tuple(state.external),
-        len(images),
-        len(internal),
-        seconds,
-    )
+    log.info("%s: %d problems (%.1f s)", name, len(watcher.problems), seconds)
+    problems, external = tuple(watcher.problems), tuple(watcher.external)
+    return PageReport(name, page.url, problems, external, len(images), len(internal), seconds)
+
+
+def _screenshot(page: Page, png: Path, *, full_page: bool, max_height: int) -> Path:
+    """Save what ``page`` shows: its viewport, or the whole page cut at ``max_height``."""
+    png.parent.mkdir(parents=True, exist_ok=True)
+    width = page.viewport_size["width"] if page.viewport_size else 1280
+    clip = {"x": 0, "y": 0, "width": width, "height": max_height} if full_page else None
+    page.screenshot(path=png, full_page=full_page, clip=clip)
+    return png
+
+
+def _launch(pw: Playwright, chromium: Path, *, timeout: float) -> Browser:
+    """Start ``chromium`` headless, resolving no host but 127.0.0.1, proxied to a closed port."""
+    isolate = [
+        "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
+        f"--proxy-server=http://127.0.0.1:{_closed_local_port()}",
+    ]
+    try:
+        return pw.chromium.launch(executable_path=chromium, args=isolate, timeout=timeout * 1000)
+    except PlaywrightError as err:
+        raise BrowserError(f"could not start {chromium}: {err.message}") from err
 
 
 def check_site(
@@ -345,7 +362,7 @@ def check_site(
         Screenshots show the whole page, cut at ``max_height`` CSS pixels, instead of the
         viewport.
     timeout
-        Seconds to wait for Chromium to answer, and for each page and its images to load.
+        Seconds to wait for Chromium to start, and for each page and its images to load.
 
     Returns
     -------
@@ -354,64 +371,31 @@ def check_site(
         failed requests, broken images, internal links answering >= 400) and requests to
         other origins (listed, not counted); the screenshots written; the number of distinct
         internal links checked.
+
+    Raises
+    ------
+    BrowserError
+        Chromium could not be started, or a script the check runs in a page failed.
     """
     html_root = Path(html_root)
     pages = list(pages) if pages is not None else list_pages(html_root)
     shots = {page: Path(png) for page, png in (screenshots or {}).items()}
     if unknown := set(shots) - set(pages):
         raise ValueError(f"screenshots asked for pages that are not checked: {sorted(unknown)}")
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # ignore *_proxy env
     link_status: dict[str, int] = {}
     reports, written = [], []
-    isolate = (
-        "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
-        f"--proxy-server=http://127.0.0.1:{_closed_local_port()}",
-    )
-    with (
-        serve_directory(html_root) as base,
-        tempfile.TemporaryDirectory(prefix="browsercheck-") as tmp,
-        ChromiumPipe(
-            Path(chromium), user_data_dir=Path(tmp), extra_flags=isolate, timeout=timeout
-        ) as cdp,
-    ):
-        browser = cdp.call("Browser.getVersion").get("product", str(chromium))
-        target = cdp.call("Target.createTarget", {"url": "about:blank"})["targetId"]
-        attached = cdp.call("Target.attachToTarget", {"targetId": target, "flatten": True})
-        session = attached["sessionId"]
-        for domain in ("Page", "Runtime", "Log", "Network"):
-            cdp.call(f"{domain}.enable", session=session)
+    with serve_directory(html_root) as base, sync_playwright() as pw:
+        browser = _launch(pw, Path(chromium), timeout=timeout)
         width, height = viewport
-        cdp.call(
-            "Emulation.setDeviceMetricsOverride",
-            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
-            session=session,
-        )
-        for page in pages:
-            reports.append(
-                _check_page(
-                    cdp,
-                    session,
-                    base=base,
-                    page=page,
-                    link_status=link_status,
-                    opener=opener,
-                    timeout=timeout,
-                )
-            )
-            if page in shots:
-                params: dict[str, Any] = {"format": "png"}
-                if full_page:
-                    size = cdp.call("Page.getLayoutMetrics", session=session)["cssContentSize"]
-                    params["captureBeyondViewport"] = True
-                    params["clip"] = {
-                        "x": 0,
-                        "y": 0,
-                        "width": width,
-                        "height": min(size["height"], max_height),
-                        "scale": 1,
-                    }
-                png = cdp.call("Page.captureScreenshot", params, session=session)
-                shots[page].parent.mkdir(parents=True, exist_ok=True)
-                shots[page].write_bytes(base64.b64decode(png["data"]))
-                written.append(shots[page])
-    return SiteReport(base, browser, tuple(reports), tuple(written), len(link_status))
+        context = browser.new_context(viewport={"width": width, "height": height})
+        context.set_default_timeout(timeout * 1000)
+        watcher = _Watcher(context.new_page())
+        for name in pages:
+            check = {"base": base, "name": name, "link_status": link_status, "timeout": timeout}
+            reports.append(_check_page(watcher, **check))
+            if name in shots:
+                png, page = shots[name], watcher.page
+                written.append(_screenshot(page, png, full_page=full_page, max_height=max_height))
+        version = f"Chromium {browser.version}"
+        browser.close()
+    return SiteReport(base, version, tuple(reports), tuple(written), len(link_status))
