@@ -1,4 +1,5 @@
-"""Book orchestration: the stage graph the chapters call (ensure_*), tables, figures, ledger, runner, browser check, calibration.
+"""Book orchestration: the stage graph the chapters call (ensure_*), tables, figures, ledger,
+runner, browser check, calibration.
 
 See ARCHITECTURE.md for the layers and what may import what.
 """

@@ -1,4 +1,5 @@
-"""Attribution (gradient x input, ISM), exact-p motif scanning, KS enrichment, look-alike motif clusters.
+"""Attribution (gradient x input, ISM), exact-p motif scanning, KS enrichment, look-alike motif
+clusters.
 
 See ARCHITECTURE.md for the layers and what may import what.
 """
