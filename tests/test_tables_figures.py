@@ -433,3 +433,8 @@ def test_calibration_table_by_hand(tmp_path: Path) -> None:
     assert numbers["ece_better"] == 1 and numbers["gap_ft"] == pytest.approx(0.075)
     for fig in (figures.fig2cd(run), figures.figs2(run), figures.fig1fg(run)):
         fig.draw()
+
+
+def test_a_missing_artifact_names_the_stage(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="needs the run's pretrain: ensure it"):
+        tables.pretraining_folds(_run(tmp_path))
