@@ -32,39 +32,23 @@
 profile = "quick"
 run_dir = None
 
-# %%
-
-import pandas as pd
-import plotnine as p9
-from IPython.display import display
+# %% tags=["hide-input"]
 from myst_nb import glue
 
-from chromtransfer_lib.book import plots, report, results, stages
-from chromtransfer_lib.genome import jaspar
-from chromtransfer_lib.sim.world import PAPER_NEGATIVES, PAPER_POSITIVES
+from chromtransfer_lib.book import figures, report, results, stages, tables
 
 ctx = stages.start_chapter(profile, run_dir)
-prof = ctx.profile
+inputs = stages.ensure_world(ctx)
+print("inputs in", inputs.root)
+run = report.Run(ctx, inputs=inputs, datasets=stages.ensure_datasets(ctx, inputs))
+for name, value in tables.data_numbers(run).items():
+    glue(name, value, display=False)
 
 # %% [markdown]
 # ## JASPAR 2022 CORE vertebrates
 
 # %%
-matrices = jaspar.load_jaspar(release="JASPAR2022", collection="CORE", tax_group="vertebrates")
-catalogue = pd.DataFrame(
-    {
-        "matrix_id": [m.matrix_id for m in matrices],
-        "tf": [m.name for m in matrices],
-        "width": [m.width for m in matrices],
-        "information_bits": [
-            float(plots.information_content(m.probabilities(pseudocount=0.1)).sum())
-            for m in matrices
-        ],
-    }
-)
-glue("n_matrices", len(catalogue), display=False)
-glue("n_tfs", catalogue["tf"].nunique(), display=False)
-catalogue.describe().round(1)
+tables.jaspar_summary()
 
 # %% [markdown]
 # The collection holds {glue:text}`n_matrices` matrices for {glue:text}`n_tfs` distinct TF
@@ -77,8 +61,8 @@ catalogue.describe().round(1)
 # HepG2), OLIG2 (less important: a neural TF), and GATA factors (K562).
 
 # %%
-highlight = jaspar.resolve_motifs(["HNF4A", "CEBPA", "GATA1", "OLIG2"], matrices)
-fig = plots.plot_logo_grid(highlight, ncols=2, pseudocount=0.1)
+highlight = ["HNF4A", "CEBPA", "GATA1", "OLIG2"]
+figures.jaspar_logos(highlight)
 
 # %% [markdown]
 # ## Widths and information content
@@ -88,71 +72,33 @@ fig = plots.plot_logo_grid(highlight, ncols=2, pseudocount=0.1)
 # predicted by scanning are ranked by their attribution scores.
 
 # %%
-catalogue["highlighted"] = catalogue["matrix_id"].isin([m.matrix_id for m in highlight])
-(
-    p9.ggplot(catalogue, p9.aes("width", "information_bits"))
-    + p9.geom_jitter(colour="#9e9e9e", alpha=0.5, width=0.25, height=0, random_state=0)
-    + p9.geom_point(data=catalogue[catalogue["highlighted"]], colour="#D55E00", size=3)
-    + p9.geom_label(
-        p9.aes(label="tf"),
-        data=catalogue[catalogue["highlighted"]],
-        ha="left",
-        nudge_x=0.6,
-        size=8,
-    )
-    + p9.labs(
-        x="matrix width (bp)",
-        y="information content (bits)",
-        title="JASPAR 2022 CORE vertebrates",
-    )
-    + plots.theme_book()
-)
+figures.jaspar_widths(highlight)
 
 # %% [markdown]
 # ## Why a simulated world?
 #
-# The paper's inputs — the GRCh38 genome, ENCODE's ~2.2 million rDHSs and the authors'
-# per-cell-line label files — cannot be downloaded on the machines this book is built on, and
-# workshops often have no network. The default profiles therefore run on a **deterministic
-# simulation** that writes the same files in the same formats: a soft-masked genome FASTA
-# with assembly gaps, an rDHS BED, a blacklist, and six label files with rows
-# `chrN:start-end,LABEL`. One code path reads both. To run on the real data instead, use the
-# `paper` profile (`make book PROFILE=paper`), which first downloads every input listed in
-# `data_manifest/` with checksums (`chromtransfer fetch --all`).
+# The paper's inputs — the GRCh38 genome, ENCODE's ~{glue:text}`paper_n_rdhs_millions:.1f`
+# million rDHSs and the authors' per-cell-line label files — cannot be downloaded on the
+# machines this book is built on, and workshops often have no network. The default profiles
+# therefore run on a **deterministic simulation** that writes the same files in the same
+# formats: a soft-masked genome FASTA with assembly gaps, an rDHS BED, a blacklist, and six
+# label files with rows `chrN:start-end,LABEL`. One code path reads both. To run on the real
+# data instead, use the `paper` profile (`make book PROFILE=paper`), which first downloads
+# every input listed in `data_manifest/` with checksums (`chromtransfer fetch --all`).
 #
 # The simulation plants real JASPAR 2022 binding sites: pre-training rDHSs carry a broad
 # vocabulary, and each line's specific regions carry that line's **driver** TFs. Because it
-# records every planted site, later chapters can check whether the models found them.
+# records every planted site, later chapters can check whether the models found them. (On the
+# paper's data there is no planted truth, and the three displays below stay empty.)
 
 # %%
-inputs = stages.ensure_world(ctx)
-print("inputs in", inputs.root)
-
-# %%
-if inputs.motifs is not None:
-    motif_roles = pd.read_csv(inputs.motifs, sep="\t")
-    display(report.drivers_table(motif_roles))
+tables.drivers(run)
 
 # %% [markdown]
 # The drivers of each line, as JASPAR logos (the first two of each line):
 
 # %%
-if inputs.motifs is not None:
-    driver_ids = [
-        mid
-        for line in prof.simulation.drivers
-        for mid in motif_roles.query("driver_of == @line")["matrix_id"].head(2)
-    ]
-    driver_matrices = jaspar.resolve_motifs(driver_ids, matrices)
-    fig = plots.plot_logo_grid(
-        driver_matrices,
-        ncols=4,
-        titles=[
-            f"{motif_roles.set_index('matrix_id').loc[m.matrix_id, 'driver_of']}: {m.name}"
-            for m in driver_matrices
-        ],
-        pseudocount=0.1,
-    )
+figures.driver_logos(run)
 
 # %% [markdown]
 # What was planted, per kind of region (vocabulary sites in pre-training rDHSs; drivers,
@@ -160,10 +106,7 @@ if inputs.motifs is not None:
 # sites in the background):
 
 # %%
-if inputs.ground_truth is not None:
-    truth = pd.read_csv(inputs.ground_truth, sep="\t")
-    glue("n_planted", len(truth), display=False)
-    display(report.planted_summary(truth))
+tables.planted(run)
 
 # %% [markdown]
 # ## Datasets
@@ -175,48 +118,26 @@ if inputs.ground_truth is not None:
 # negatives tile the genome in 600 bp windows away from gaps, the blacklist and rDHSs.
 
 # %%
-datasets = stages.ensure_datasets(ctx, inputs)
-pre = datasets.pretrain
-pre_counts = pre.regions.pivot_table(index="split", columns="label", aggfunc="size", fill_value=0)
-glue("n_pretrain", len(pre), display=False)
-glue("seq_len", prof.data.seq_len, display=False)
-pre_counts
+tables.pretraining_splits(run)
 
 # %% [markdown]
 # The pre-training set holds {glue:text}`n_pretrain` sequences of {glue:text}`seq_len` bp.
 # Regions dropped on the way, with their reasons, are recorded in each dataset's provenance:
 
 # %%
-pd.DataFrame(
-    [
-        {"dataset": name, "reason": reason, "dropped": n}
-        for name, ds in [("pre-training", pre), *datasets.finetune.items()]
-        for reason, n in ds.provenance["dropped"].items()
-    ]
-)
+tables.dropped_regions(run)
 
 # %% [markdown]
 # The six fine-tuning sets beside the paper's class sizes. The simulation keeps the paper's
-# proportions across lines and its positive:negative ratios (clipped to the 1:2.5–1:3.5 range
-# the paper states), scaled down:
+# proportions across lines and its positive:negative ratios (clipped to the
+# 1:{glue:text}`paper_neg_per_pos_min:.1f`–1:{glue:text}`paper_neg_per_pos_max:.1f` range the
+# paper states), scaled down:
 
 # %%
-sizes = report.sizes_vs_paper(
-    datasets.finetune, paper_positives=PAPER_POSITIVES, paper_negatives=PAPER_NEGATIVES
-)
-sizes
+tables.dataset_sizes(run)
 
 # %%
-counts = report.dataset_sizes(datasets.finetune)
-(
-    p9.ggplot(counts, p9.aes("cell_line", "n", fill="class"))
-    + p9.geom_col(position="stack")
-    + p9.facet_wrap("~split", scales="free_y")
-    + p9.scale_fill_manual({"positive": "#0072B2", "negative": "#BBBBBB"})
-    + p9.labs(x="", y="sequences", title="Fine-tuning sets per split and class")
-    + plots.theme_book()
-    + p9.theme(axis_text_x=p9.element_text(rotation=45, ha="right"))
-)
+figures.dataset_sizes(run)
 
 # %% [markdown]
 # ### Composition
@@ -226,30 +147,10 @@ counts = report.dataset_sizes(datasets.finetune)
 # show the GC content of each group of sequences the models see.
 
 # %%
-gc = report.gc_by_group(pre, datasets.finetune)
-gc_medians = gc.groupby("group", observed=True)["gc"].median()
-(
-    p9.ggplot(gc, p9.aes("group", "gc"))
-    + p9.geom_boxplot(outlier_alpha=0.2, fill="#56B4E9")
-    + p9.coord_flip()
-    + p9.labs(x="", y="GC fraction", title="GC content per group")
-    + plots.theme_book()
-)
+figures.gc_content(run)
 
-# %%
-results.save_metrics(
-    ctx.run_dir,
-    "01_data",
-    {
-        "data.pretrain.n": len(pre),
-        **{f"data.finetune.{k}.n": len(v) for k, v in datasets.finetune.items()},
-        **{
-            f"data.finetune.{k}.n_pos": int((v.labels == 1).sum())
-            for k, v in datasets.finetune.items()
-        },
-        "data.multiclass.n": len(datasets.multiclass),
-    },
-)
+# %% tags=["hide-input"]
+saved = results.save_metrics(run.run_dir, "01_data", tables.data_metrics(run))
 
 # %% [markdown]
 # ## Summary

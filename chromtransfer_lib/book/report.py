@@ -1,110 +1,36 @@
-"""Tidy tables the chapters show: dataset sizes beside the paper's, composition, what was planted.
+"""What the chapters compute from a run: predictions, scores, curves, per-fold epochs.
 
-Each function takes loaded artifacts and returns a DataFrame ready for display or plotnine; no
-function here trains or writes anything.
+A chapter's set-up cell ensures its artifacts (:mod:`.stages`) and wraps them in a :class:`Run`;
+the paper's tables (:mod:`.tables`) and figures (:mod:`.figures`) are functions of that run,
+built from the tidy tables here. Nothing here trains or writes anything, and nothing returns
+English: numbers and tables only (see ARCHITECTURE.md, the book layer).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import NamedTuple
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
 
+from chromtransfer_lib.book import stages
 from chromtransfer_lib.config import CELL_LINES
-from chromtransfer_lib.genome.sequence import gc_fraction
+from chromtransfer_lib.data.pipeline import predict_proba
+from chromtransfer_lib.evaluate import binary_metrics, choose_threshold
 
+#: The models chapter 3 compares, in the order tables and figures show them.
+MODEL_ORDER = ("ChromTransfer", "binary baseline", "multiclass baseline", "pre-trained")
 
-def dataset_sizes(finetune: Mapping[str, object]) -> pd.DataFrame:
-    """Rows per cell line × split × class (positive/negative) of the fine-tuning sets."""
-    rows = []
-    for line in CELL_LINES:
-        reg = finetune[line].regions
-        for (split, y), n in reg.groupby(["split", "y"]).size().items():
-            rows.append(
-                {
-                    "cell_line": line,
-                    "split": split,
-                    "class": "positive" if y == 1 else "negative",
-                    "n": int(n),
-                }
-            )
-    return pd.DataFrame(rows)
-
-
-def sizes_vs_paper(
-    finetune: Mapping[str, object],
-    *,
-    paper_positives: Mapping[str, int],
-    paper_negatives: Mapping[str, int],
-) -> pd.DataFrame:
-    """Per line: the paper's positives/negatives and ratio beside this run's (train + test)."""
-    rows = []
-    for line in CELL_LINES:
-        y = finetune[line].labels
-        pos, neg = int((y == 1).sum()), int((y == 0).sum())
-        rows.append(
-            {
-                "cell line": line,
-                "paper positives": paper_positives[line],
-                "paper negatives": paper_negatives[line],
-                "paper neg:pos": round(paper_negatives[line] / paper_positives[line], 2),
-                "this run positives": pos,
-                "this run negatives": neg,
-                "this run neg:pos": round(neg / max(pos, 1), 2),
-                "share of positives (paper)": round(
-                    paper_positives[line] / sum(paper_positives.values()), 3
-                ),
-                "share of positives (this run)": np.nan,
-            }
-        )
-    df = pd.DataFrame(rows)
-    total = df["this run positives"].sum()
-    df["share of positives (this run)"] = (df["this run positives"] / max(total, 1)).round(3)
-    return df
-
-
-def gc_by_group(pretrain: object, finetune: Mapping[str, object]) -> pd.DataFrame:
-    """GC fraction of every sequence, labelled by group, for composition plots.
-
-    Groups: pre-training positives (rDHS) and negatives (genome background), and each line's
-    fine-tuning positives.
-    """
-    parts = []
-    y = pretrain.labels
-    for label, mask in (("rDHS (pre-training +)", y == 1), ("background (pre-training −)", y == 0)):
-        gc = gc_fraction(np.asarray(pretrain.codes[np.flatnonzero(mask)]))
-        parts.append(pd.DataFrame({"group": label, "gc": gc}))
-    for line in CELL_LINES:
-        ds = finetune[line]
-        gc = gc_fraction(np.asarray(ds.codes[np.flatnonzero(ds.labels == 1)]))
-        parts.append(pd.DataFrame({"group": f"{line} +", "gc": gc}))
-    out = pd.concat(parts, ignore_index=True)
-    out["group"] = pd.Categorical(out["group"], categories=list(dict.fromkeys(out["group"])))
-    return out
-
-
-def planted_summary(ground_truth: pd.DataFrame) -> pd.DataFrame:
-    """Planted sites per region class × role (the simulated world's ground truth)."""
-    tab = ground_truth.groupby(["region_class", "role"]).size().rename("sites").reset_index()
-    per_region = (
-        ground_truth[ground_truth["region"] != "."].groupby(["region_class", "region"]).size()
-    )
-    mean = per_region.groupby("region_class").mean().rename("mean sites per region")
-    return tab.merge(mean.round(1).reset_index(), on="region_class", how="left")
-
-
-def drivers_table(motifs: pd.DataFrame) -> pd.DataFrame:
-    """The driver matrices of each line (from the world's ``motifs.tsv``)."""
-    d = motifs[motifs["role"] == "driver"].copy()
-    return (
-        d.groupby("driver_of")
-        .agg(drivers=("name", ", ".join), matrix_ids=("matrix_id", ", ".join))
-        .reindex(CELL_LINES)
-        .reset_index()
-        .rename(columns={"driver_of": "cell line"})
-    )
+#: Metric-key prefix of each model in the saved metrics (``finetune.HepG2.test.auroc``).
+METRIC_KEYS = {
+    "ChromTransfer": "finetune",
+    "binary baseline": "scratch",
+    "multiclass baseline": "multiclass",
+    "pre-trained": "pretrained_only",
+}
 
 
 class Prediction(NamedTuple):
@@ -118,11 +44,218 @@ class Prediction(NamedTuple):
     """A decision threshold chosen on validation data (``None``: report 0.5 only)."""
 
 
+@dataclass
+class Run:
+    """What a chapter's set-up cell produces: the run context and the artifacts it ensured.
+
+    Parameters
+    ----------
+    ctx
+        The loaded profile and run directory (:func:`.stages.start_chapter`).
+    inputs, datasets, pretrain, multiclass
+        What :func:`.stages.ensure_world`, ``ensure_datasets``, ``ensure_pretrained`` and
+        ``ensure_multiclass`` returned (``None`` where the chapter did not ensure it).
+    line_models
+        ``(kind, cell line) → CVResult`` of :func:`.stages.ensure_line_model`.
+    """
+
+    ctx: stages.RunContext
+    inputs: stages.Inputs | None = None
+    datasets: stages.Datasets | None = None
+    pretrain: Any = None
+    line_models: Mapping[tuple[str, str], Any] = field(default_factory=dict)
+    multiclass: stages.MulticlassResult | None = None
+
+    @property
+    def profile(self) -> Any:
+        """The run's :class:`~chromtransfer_lib.config.Profile`."""
+        return self.ctx.profile
+
+    @property
+    def run_dir(self) -> Any:
+        """Where the run's artifacts and metrics live."""
+        return self.ctx.run_dir
+
+    def need(self, name: str) -> Any:
+        """The artifact ``name`` (e.g. ``"datasets"``), or an error naming the missing stage."""
+        value = getattr(self, name)
+        if value is None or (name == "line_models" and not value):
+            raise ValueError(
+                f"this table or figure needs the run's {name}: ensure it in the chapter's set-up "
+                "cell and pass it to report.Run"
+            )
+        return value
+
+    @cached_property
+    def test_predictions(self) -> list[Prediction]:
+        """Every chapter-3 model's test predictions on every line, with decision thresholds."""
+        return line_predictions(self)
+
+    @cached_property
+    def pretraining_predictions(self) -> list[Prediction]:
+        """The pre-trained model on its first partition's training, validation and test rows."""
+        return pretraining_predictions(self)
+
+    @cached_property
+    def scores(self) -> pd.DataFrame:
+        """:func:`score_predictions` of :attr:`test_predictions`, models and lines ordered."""
+        out = score_predictions(self.test_predictions)
+        out["model"] = pd.Categorical(out["model"], categories=list(MODEL_ORDER))
+        out["cell_line"] = pd.Categorical(out["cell_line"], categories=list(CELL_LINES))
+        return out
+
+
+def pretraining_predictions(run: Run) -> list[Prediction]:
+    """Fig 1D-E's predictions: the model fine-tuning starts from (the first configured fold's)
+    on that partition's training and validation rows and on the test rows; ``model`` names the
+    rows (``training``, ``validation``, ``test``)."""
+    ds = run.need("datasets").pretrain
+    cv = run.need("pretrain")
+    part = ds.partition(int(cv.per_fold["fold"].iloc[0]))
+    model = stages.pretrained_model(cv)
+    split_rows = {"training": part.train, "validation": part.valid, "test": ds.subset(split="test")}
+    return [
+        Prediction(
+            name, "pre-training", ds.labels[rows], predict_proba(model, ds.codes, indices=rows)
+        )
+        for name, rows in split_rows.items()
+    ]
+
+
+def ensemble_predictions(run: Run, *, line: str | None = None) -> list[Prediction]:
+    """ChromTransfer's and the binary baseline's fold-ensemble test predictions (mean of the
+    fold models; stored by cross-validation, so nothing is predicted here)."""
+    datasets = run.need("datasets")
+    out = []
+    for (kind, ln), cv in run.need("line_models").items():
+        if line is None or ln == line:
+            ds = datasets.finetune[ln]
+            y = ds.labels[ds.subset(split="test")]
+            out.append(Prediction(stages.KIND_LABELS[kind], ln, y, cv.test_proba.mean(axis=1)))
+    return out
+
+
+def out_of_fold(cv: Any, dataset: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Out-of-fold predictions: each fold model on the validation rows of its own fold.
+
+    No row is predicted by a model that trained on it, so a threshold chosen on these rows is
+    chosen on unseen data. With every fold run (3-fold CV) they cover all training rows; with
+    one fold, they are that fold's validation rows.
+
+    Returns
+    -------
+    rows, p
+        Row indices ``(m,)`` into ``dataset`` (fold by fold) and their predicted probabilities.
+    """
+    rows, probs = [], []
+    for fold, run in zip(cv.per_fold["fold"], cv.runs, strict=True):
+        valid = dataset.partition(int(fold)).valid
+        rows.append(valid)
+        probs.append(predict_proba(run.model, dataset.codes, indices=valid))
+    return np.concatenate(rows), np.concatenate(probs)
+
+
+def line_threshold(cv: Any, dataset: Any) -> float:
+    """The decision threshold of a fold ensemble: the one maximising overall F1 on the fold
+    models' out-of-fold predictions (:func:`out_of_fold`)."""
+    rows, p_oof = out_of_fold(cv, dataset)
+    return choose_threshold(dataset.labels[rows], p_oof).threshold
+
+
+def line_predictions(run: Run) -> list[Prediction]:
+    """Test predictions of ChromTransfer, the binary and the multiclass baseline and the
+    pre-trained model on every line's test rows (the same rows for all four).
+
+    A binary model's threshold is chosen (:func:`~chromtransfer_lib.evaluate.choose_threshold`)
+    on its fold models' out-of-fold predictions (:func:`out_of_fold`) and applied to the fold
+    ensemble's test predictions. The pre-trained model is thresholded on the same rows as
+    ChromTransfer (it never saw their labels); the multiclass baseline is reported at 0.5 only.
+    """
+    datasets = run.need("datasets")
+    preds = []
+    for (kind, line), cv in run.need("line_models").items():
+        ds = datasets.finetune[line]
+        y, p = ds.labels[ds.subset(split="test")], cv.test_proba.mean(axis=1)
+        preds.append(Prediction(stages.KIND_LABELS[kind], line, y, p, line_threshold(cv, ds)))
+    pretrained = stages.pretrained_model(run.need("pretrain"))
+    multi = run.need("multiclass")
+    for line in CELL_LINES:
+        ds = datasets.finetune[line]
+        y, p = stages.line_test_predictions(pretrained, ds)
+        folds = run.profile.finetune.folds
+        valid = np.concatenate([ds.partition(k).valid for k in folds])
+        p_val = predict_proba(pretrained, ds.codes, indices=valid)
+        thr = choose_threshold(ds.labels[valid], p_val).threshold
+        preds.append(Prediction("pre-trained", line, y, p, thr))
+        y, p = stages.multiclass_on_line(multi, ds, line)
+        preds.append(Prediction("multiclass baseline", line, y, p))
+    return preds
+
+
+def fold_epochs(cv: Any) -> pd.DataFrame:
+    """Every fold's kept epoch: ``fold, best_epoch, epochs_run, loss, val_loss, gap``.
+
+    ``loss``/``val_loss`` are the training and validation loss at the epoch early stopping
+    kept, and ``gap`` their difference (validation − training), from the run's history.
+    """
+    rows = []
+    for _, r in cv.per_fold.iterrows():
+        fold, best = int(r["fold"]), int(r["best_epoch"])
+        h = cv.histories[(cv.histories["fold"] == fold) & (cv.histories["epoch"] == best)]
+        loss, val = float(h["loss"].iloc[0]), float(h["val_loss"].iloc[0])
+        rows.append(
+            {
+                "fold": fold,
+                "best_epoch": best,
+                "epochs_run": int(r["epochs_run"]),
+                "loss": loss,
+                "val_loss": val,
+                "gap": val - loss,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+#: The paper's motif collection (Results, "Feature importance analysis ..."; pyjaspar, offline).
+JASPAR = {"release": "JASPAR2022", "collection": "CORE", "tax_group": "vertebrates"}
+
+
+def world_motifs(run: Run) -> pd.DataFrame | None:
+    """The simulated world's ``motifs.tsv`` (matrices and roles); ``None`` on real data."""
+    inputs = run.need("inputs")
+    return None if inputs.motifs is None else pd.read_csv(inputs.motifs, sep="\t")
+
+
+def ground_truth(run: Run) -> pd.DataFrame | None:
+    """The simulated world's planted sites (``ground_truth.tsv``); ``None`` on real data."""
+    inputs = run.need("inputs")
+    return None if inputs.ground_truth is None else pd.read_csv(inputs.ground_truth, sep="\t")
+
+
+def line_fold_epochs(run: Run) -> pd.DataFrame:
+    """:func:`fold_epochs` of every line model, with ``cell_line``, ``kind`` and ``model``."""
+    parts = [
+        fold_epochs(cv).assign(cell_line=line, kind=kind)
+        for (kind, line), cv in run.need("line_models").items()
+    ]
+    out = pd.concat(parts, ignore_index=True)
+    out["model"] = out["kind"].map(stages.KIND_LABELS)
+    return out
+
+
+def line_gaps(run: Run) -> dict[tuple[str, str], float]:
+    """``(kind, line)`` → :func:`generalisation_gap` at the kept epochs, mean over folds."""
+    return {
+        key: generalisation_gap(
+            cv.histories, dict(zip(cv.per_fold["fold"], cv.per_fold["best_epoch"], strict=True))
+        )
+        for key, cv in run.need("line_models").items()
+    }
+
+
 def score_predictions(preds: Sequence[Prediction]) -> pd.DataFrame:
     """Metrics of every prediction set: AUROC, AUPRC, per-class and overall F1 (at 0.5 and at
     the validation-chosen threshold), Brier score and ECE."""
-    from chromtransfer_lib.evaluate import binary_metrics
-
     rows = []
     for pr in preds:
         m = binary_metrics(pr.y, pr.p)
