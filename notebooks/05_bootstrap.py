@@ -41,6 +41,7 @@ from chromtransfer_lib.book import results, stages, table1
 
 ctx = stages.start_chapter(profile, run_dir)
 grid = table1.ensure_grid(ctx)
+results.save_metrics(ctx.run_dir, "05_bootstrap", table1.metrics(grid))  # read by chapter 8
 for name, value in table1.facts(grid).items():
     glue(name, value, display=False)
 
@@ -106,9 +107,6 @@ table1.retention(grid).round(3)
 # {glue:text}`goal_margin:.2f` more than the baseline: here it is **{glue:text}`goal_outcome`**.
 # The paper lost little at {glue:text}`goal_fraction:.0%`; the calibration appendix shows how
 # much of a shortfall here comes from the subsets' absolute size.
-
-# %% tags=["hide-input"]
-results.save_metrics(ctx.run_dir, "05_bootstrap", table1.metrics(grid))
 
 # %% [markdown]
 # ## Summary

@@ -9,7 +9,10 @@ so any row can be re-run by hand with ``chromtransfer book --profile <that yaml>
 
 Rows are appended to ``runs.csv`` as each run finishes; a row already present is not run
 again, and a failed one is retried (the runner is resumable, and so is each book run
-underneath it, so a retry only redoes what had not finished).
+underneath it, so a retry only redoes what had not finished). Each row records, as
+``ok:<claim>``, whether it meets the criteria of ``claims.yaml`` (:func:`.claims.criteria`),
+decided by the rules the ledger uses for the same claims. Chapters read the record through
+:mod:`.calibration_record`. See ARCHITECTURE.md ("one of each").
 """
 
 from __future__ import annotations

@@ -297,17 +297,6 @@ FIXED_CHOICES: tuple[tuple[str, str], ...] = (
 )
 
 
-def _row(profile: Profile, result: str, *, paper_value="", this_run="", status="", note="") -> dict:
-    return {
-        "result": result,
-        "paper_value": paper_value,
-        "this_run": this_run,
-        "profile": profile.name,
-        "status": status,
-        "note": note,
-    }
-
-
 def build_ledger(metrics: Metrics, profile: Profile) -> pd.DataFrame:
     """The ledger table (columns :data:`LEDGER_COLUMNS`) for one run."""
     rows = []
@@ -315,21 +304,11 @@ def build_ledger(metrics: Metrics, profile: Profile) -> pd.DataFrame:
         this_run, status, note = judge(claim, metrics)
         if profile.name == "smoke" and status != "not run":
             status, note = "not applicable at this scale", "the smoke profile makes no claims"
-        rows.append(
-            _row(
-                profile,
-                claim.result,
-                paper_value=_paper_value(claim),
-                this_run=this_run,
-                status=status,
-                note=note,
-            )
-        )
-    for what, why in FIXED_CHOICES:
-        rows.append(_row(profile, f"Choice: {what}", status="choice", note=why))
-    for dev in profile.deviations:
-        rows.append(_row(profile, "Deviation of this profile", status="choice", note=dev))
-    return pd.DataFrame(rows, columns=LEDGER_COLUMNS)
+        rows.append((claim.result, _paper_value(claim), this_run, status, note))
+    rows += [(f"Choice: {what}", "", "", "choice", why) for what, why in FIXED_CHOICES]
+    rows += [("Deviation of this profile", "", "", "choice", d) for d in profile.deviations]
+    table = pd.DataFrame(rows, columns=["result", "paper_value", "this_run", "status", "note"])
+    return table.assign(profile=profile.name)[LEDGER_COLUMNS]
 
 
 def write_ledger(table: pd.DataFrame, run_dir: Path) -> Path:
