@@ -14,9 +14,10 @@
 # %% [markdown]
 # # 5. How little data does fine-tuning need? (Table 1, Fig 2E)
 #
-# The paper subsampled the HepG2 training data to {glue:text}`paper_lowest:.0%`–
-# {glue:text}`paper_highest:.0%` ({glue:text}`paper_reps` repetitions each), fine-tuned the
-# pre-trained model on each subsample and scored it on the full test set. With
+# The paper subsampled the HepG2 training data to
+# {glue:text}`paper_lowest:.0%`–{glue:text}`paper_highest:.0%` ({glue:text}`paper_reps`
+# repetitions each), fine-tuned the pre-trained model on each subsample and scored it on the
+# full test set. With
 # {glue:text}`goal_fraction:.0%` of the data the mean overall F1 dropped by only
 # {glue:text}`paper_drop:.2f`. We run the same grid at this profile's size, and go
 # one step further than the paper where the profile asks for it: the binary baseline is trained
@@ -50,8 +51,8 @@ for name, value in table1.facts(grid).items():
 #
 # {glue:text}`n_units` units: ChromTransfer at {glue:text}`fractions` of the {glue:text}`line`
 # training data, and the binary baseline on the same subsets at {glue:text}`scratch_fractions`
-# (a dash: this profile trains ChromTransfer only, like the paper), each
-# {glue:text}`reps` times:
+# ("—" when the profile trains ChromTransfer only, like the paper); {glue:text}`reps`
+# repetitions of each:
 
 # %%
 table1.grid_table(grid)
