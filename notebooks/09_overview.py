@@ -22,12 +22,8 @@
 profile = "quick"
 run_dir = None
 
-# %%
-import io
-
-import matplotlib.pyplot as plt
-from IPython.display import Markdown, display
-from matplotlib.image import imread
+# %% tags=["hide-input"]
+from myst_nb import glue
 
 from chromtransfer_lib.book import gallery, stages
 from chromtransfer_lib.book.runner import find_repo_root
@@ -35,33 +31,28 @@ from chromtransfer_lib.book.runner import find_repo_root
 ctx = stages.start_chapter(profile, run_dir)
 root = find_repo_root()
 figures = gallery.chapter_figures(root / "book" / "chapters", per_chapter=2)
-print(f"{len(figures)} figures from {figures['chapter'].nunique()} chapters")
+glue("n_figures", len(figures), display=False)
+glue("n_chapters", figures["chapter"].nunique(), display=False)
 
 # %% [markdown]
 # ## Which profile should I use?
 
 # %%
-times = gallery.measured_times(root / "runs", current=(ctx.profile.name, ctx.run_dir))
-times
+gallery.measured_times(root / "runs", current=(ctx.profile.name, ctx.run_dir))
 
 # %% [markdown]
 # `smoke` checks that everything runs (tests, CI); `quick` is the default of `make book` and
 # gives meaningful results on a laptop CPU; `paper` uses the paper's data and recipes and needs
 # a GPU and the downloaded inputs (`chromtransfer fetch --all`). A blank time means that
 # profile has not been run on this machine.
-
-# %% [markdown]
+#
 # ## Gallery
+#
+# The first figures of every chapter: {glue:text}`n_figures` figures from
+# {glue:text}`n_chapters` chapters.
 
 # %%
-for _chapter, group in figures.groupby("chapter", sort=True):
-    display(Markdown(f"**{group['title'].iloc[0]}**"))
-    fig, axes = plt.subplots(1, len(group), figsize=(6 * len(group), 3.4), squeeze=False)
-    for ax, png in zip(axes[0], group["png"], strict=True):
-        ax.imshow(imread(io.BytesIO(png), format="png"))
-        ax.axis("off")
-    fig.tight_layout()
-    plt.show()
+gallery.gallery_figure(figures)
 
 # %% [markdown]
 # **Re-run this chapter:** `chromtransfer book --profile quick --chapter 09` (it reads the other

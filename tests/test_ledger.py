@@ -95,3 +95,46 @@ def test_metrics_round_trip_and_ledger_file(tmp_path: Path) -> None:
 @pytest.mark.parametrize("status", ["reproduced", "differs", "not run"])
 def test_status_style(status: str) -> None:
     assert ledger.status_style(status).startswith("background-color")
+
+
+def test_paper_values_and_rules_come_from_the_data_files() -> None:
+    from chromtransfer_lib.book import claims, paper
+
+    table = ledger.build_ledger(_metrics(0.80, 0.70), load_profile("quick"))
+    pre = _row(table, "Pre-trained model, test set")
+    assert pre["paper_value"] == paper.section("ledger")["pretrain_auroc"]
+    assert pre["note"] == f"rule: {claims.claim('pretrain_auroc').rule()}"
+    five = _row(table, "HepG2 fine-tuned on 5 %")
+    assert five["paper_value"] == "0.74 (sd 0.01)"  # Table 1, from paper_results.yaml
+    assert [c.result for c in claims.ledger_claims()] == list(
+        table.loc[table["status"] != "choice", "result"]
+    )
+
+
+def test_bootstrap_note_gives_the_papers_drop() -> None:
+    m = {
+        "bootstrap.1.finetune.f1_overall_mean": 0.8,
+        "bootstrap.0.05.finetune.f1_overall_mean": 0.6,
+        "bootstrap.0.01.finetune.f1_overall_mean": 0.75,
+    }
+    table = ledger.build_ledger(m, load_profile("quick"))
+    five = _row(table, "HepG2 fine-tuned on 5 %")
+    assert five["status"] == "differs" and "paper drop at 5%: 0.05" in five["note"]
+    assert "paper drop at 1%: 0.12" in _row(table, "HepG2 fine-tuned on 1 %")["note"]
+
+
+def test_status_counts_views_and_figure(tmp_path: Path) -> None:
+    from chromtransfer_lib.book.stages import RunContext
+
+    results.save_metrics(tmp_path, "02_x", _metrics(0.80, 0.70))
+    table = ledger.ensure_ledger(RunContext(load_profile("quick"), tmp_path))
+    assert (tmp_path / "ledger.csv").is_file()
+    counts = ledger.status_counts(table)
+    assert counts["n_claims"] == 15
+    assert counts["n_reproduced"] + counts["n_differs"] + counts["n_not_run"] == 15
+    assert counts["n_reproduced"] == 3  # pre-training, fine-tuned AUROC, AUROC vs baseline
+    html = ledger.claims_view(table).to_html()
+    assert "background-color" in html and "profile" not in ledger.claims_view(table).columns
+    assert list(ledger.choices_view(table).columns) == ["result", "note"]
+    fig = ledger.status_figure(table)
+    assert fig.data["status"].cat.categories.tolist() == list(ledger.STATUSES)

@@ -1,7 +1,8 @@
 """The book's overview page: a gallery of every chapter's figures and the measured run times.
 
 Reads what the run produced — the executed notebooks in ``book/chapters/`` and the
-``book_timings.csv`` of each profile's run directory — and nothing else.
+``book_timings.csv`` of each profile's run directory — and nothing else (ARCHITECTURE.md,
+"chapters read like the paper": one call per table or figure).
 """
 
 from __future__ import annotations
@@ -80,3 +81,36 @@ def measured_times(runs_root: Path, *, current: tuple[str, Path] | None = None) 
             row["slowest chapter"] = "not run here"
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def gallery_figure(figures: pd.DataFrame, *, panel_width: float = 6.0, panel_height: float = 3.4):
+    """One matplotlib figure of :func:`chapter_figures`: a row per chapter, titled by the
+    chapter, its figures side by side (``None`` when there are none).
+
+    The figure is closed before it is returned, so a notebook shows it once, as the cell's
+    result."""
+    import io
+
+    import matplotlib.pyplot as plt
+    from matplotlib.image import imread
+
+    if figures.empty:
+        return None
+    chapters = sorted(figures["chapter"].unique())
+    ncols = int(figures.groupby("chapter").size().max())
+    fig, axes = plt.subplots(
+        len(chapters),
+        ncols,
+        figsize=(panel_width * ncols, panel_height * len(chapters)),
+        squeeze=False,
+    )
+    for row, chapter in zip(axes, chapters, strict=True):
+        group = figures[figures["chapter"] == chapter]
+        for ax in row:
+            ax.axis("off")
+        for ax, png in zip(row, group["png"], strict=False):
+            ax.imshow(imread(io.BytesIO(png), format="png"))
+        row[0].set_title(group["title"].iloc[0], loc="left", fontsize=12, fontweight="bold")
+    fig.tight_layout()
+    plt.close(fig)  # shown once, as the cell's result, not again by the inline backend
+    return fig
