@@ -209,7 +209,7 @@ def _paper_value(c: Claim) -> str:
     if "fraction" in c.params and c.key.startswith("bootstrap"):
         row = paper_table_1().loc[c.params["fraction"]]
         return f"{row['f1_overall_mean']:.2f} (sd {row['f1_overall_sd']:.2f})"
-    return str(paper.section("ledger")[c.key])
+    return paper.paper_text(str(paper.section("ledger")[c.key]))
 
 
 def judge(claim: Claim, metrics: Metrics) -> tuple[str, str, str]:

@@ -362,39 +362,3 @@ def flatten_metrics(
             if m in row and pd.notna(row[m]):
                 out[f"{key}.{row[line_col]}.test.{m}"] = float(row[m])
     return out
-
-
-def retention_sentence(
-    retention: pd.DataFrame, n_train: pd.Series, *, paper_n: pd.DataFrame, fraction: float = 0.05
-) -> str:
-    """What the Table 1 grid shows at ``fraction``: each model's share of its full-data AUROC
-    gain over chance, the training-set size behind it, and the paper's size at that fraction.
-
-    ``retention``: fraction × model (labels) from the chapter; ``n_train``: mean training rows
-    per fraction; ``paper_n``: the paper's Table 1 with ``fraction`` and ``training sequences``.
-    """
-    if fraction not in retention.index:
-        return f"This profile's grid has no {fraction:.0%} subset."
-    row = retention.loc[fraction].dropna()
-    paper = paper_n.set_index("fraction")["training sequences"].get(fraction)
-    kept = ", ".join(f"{model} {val:.0%}" for model, val in row.items())
-    text = (
-        f"At {fraction:.0%} of the data ({n_train.get(fraction, float('nan')):.0f} training "
-        f"sequences; the paper's {fraction:.0%} was {paper:,}), the share of the full-data AUROC "
-        f"gain over chance each model kept was: {kept}."
-    )
-    if len(row) == 2:
-        ft, sc = row.iloc[0], row.iloc[1]
-        verdict = (
-            "ChromTransfer keeps clearly more, as in the paper"
-            if ft >= sc + 0.1
-            else "the two do not differ clearly here, unlike the paper"
-        )
-        text += f" So {verdict}."
-    n = n_train.get(fraction, float("nan"))
-    if row.iloc[0] < 0.8 and paper and n > 0:
-        text += (
-            f" The paper lost little at {fraction:.0%}; this run loses more, with subsets "
-            f"{paper / n:.0f} times smaller than the paper's."
-        )
-    return text
