@@ -98,7 +98,7 @@ def test_status_style(status: str) -> None:
 
 
 def test_paper_values_and_rules_come_from_the_data_files() -> None:
-    from chromtransfer_lib.book import claims, paper
+    from chromtransfer_lib.book import claims
 
     table = ledger.build_ledger(_metrics(0.80, 0.70), load_profile("quick"))
     pre = _row(table, "Pre-trained model, test set")
