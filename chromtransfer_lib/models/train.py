@@ -25,7 +25,6 @@ Profiles give these as a :class:`~chromtransfer_lib.config.TrainConfig`
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import logging
@@ -44,7 +43,24 @@ from chromtransfer_lib.config import MONITORS, TrainConfig
 from chromtransfer_lib.data.pipeline import make_dataset
 from chromtransfer_lib.errors import InputError
 from chromtransfer_lib.fileio import atomic_path, write_text_atomic
+from chromtransfer_lib.models.checkpoints import (
+    early_stopping_update,
+    end_epoch,
+    load_state,
+    reseed_dropout,
+)
+from chromtransfer_lib.models.devices import (
+    default_mixed_precision,
+    distribution_scope,
+    set_seed,
+)
 from chromtransfer_lib.models.network import load_model
+
+__all__ = [
+    "BINARY_LOSS", "SOFTMAX_LOSS", "Recipe", "RunConfigMismatch", "Split", "TrainResult",
+    "default_mixed_precision", "distribution_scope", "early_stopping_update", "set_seed",
+    "train_model",
+]  # fmt: skip
 
 log = logging.getLogger(__name__)
 
@@ -113,44 +129,6 @@ class TrainResult:
 
 class RunConfigMismatch(InputError, ValueError):
     """An output folder holds a run with a different configuration."""
-
-
-def set_seed(random_state: int, *, deterministic: bool = False) -> None:
-    """Seed Python, NumPy and TensorFlow/Keras in one place.
-
-    ``deterministic=True`` also enables TensorFlow op determinism (needed on GPUs for bitwise
-    repeatability; CPU runs with seeded layers repeat without it).
-    """
-    keras.utils.set_random_seed(int(random_state))
-    if deterministic:
-        tf.config.experimental.enable_op_determinism()
-
-
-def distribution_scope() -> contextlib.AbstractContextManager:
-    """``MirroredStrategy().scope()`` when more than one GPU is visible, else a no-op.
-
-    Build *and* train the model inside it::
-
-        with distribution_scope():
-            model = build_pretrain_model(...)
-            result = train_model(model, recipe, ...)
-    """
-    gpus = tf.config.list_logical_devices("GPU")
-    if len(gpus) > 1:
-        log.info("MirroredStrategy over %d GPUs", len(gpus))
-        return tf.distribute.MirroredStrategy().scope()
-    return contextlib.nullcontext()
-
-
-def default_mixed_precision() -> str | None:
-    """``"mixed_float16"`` with a GPU, ``"mixed_bfloat16"`` on a CPU with AMX, else None."""
-    if tf.config.list_physical_devices("GPU"):
-        return "mixed_float16"
-    with contextlib.suppress(OSError):
-        flags = Path("/proc/cpuinfo").read_text()
-        if "amx_bf16" in flags:
-            return "mixed_bfloat16"
-    return None
 
 
 def train_model(
@@ -293,25 +271,6 @@ def _load_finished(run: _Run) -> TrainResult | None:
     )
 
 
-def _all_layers(model: keras.Model) -> list[keras.layers.Layer]:
-    out = []
-    for layer in model.layers:
-        out.extend(_all_layers(layer) if isinstance(layer, keras.Model) else [layer])
-    return out
-
-
-def _reseed_dropout(model: keras.Model, random_state: int, epoch: int) -> None:
-    """Give every layer's seed generator a state derived from ``(random_state, epoch)``."""
-    k = 0
-    for layer in _all_layers(model):
-        gen = getattr(layer, "seed_generator", None)
-        if gen is None:
-            continue
-        seed = np.random.SeedSequence([int(random_state), int(epoch), k]).generate_state(1)[0]
-        gen.state.assign(np.array([int(seed) % 2**31, 0], dtype=gen.state.dtype))
-        k += 1
-
-
 class _BatchBar(keras.callbacks.Callback):
     """A tqdm bar over the batches of an epoch."""
 
@@ -352,7 +311,7 @@ def _fit(run: _Run, *, progress: bool, stop_after_epochs: int | None) -> TrainRe
     write_text_atomic(run.out_dir / "config.json", json.dumps(run.config, indent=2))
     _compile(run.model, learning_rate=r.learning_rate, loss=run.loss)
     run.backup.mkdir(exist_ok=True)
-    state = _load_state(run.backup, run.model)
+    state = load_state(run.backup, run.model)
     start_epoch = state["epoch"]
     if start_epoch:
         log.info("%s: resuming after epoch %d", run.out_dir, start_epoch)
@@ -365,7 +324,7 @@ def _fit(run: _Run, *, progress: bool, stop_after_epochs: int | None) -> TrainRe
         if state["wait"] >= r.patience:
             break
         row = _fit_epoch(run, epoch, val_ds, callbacks)
-        _end_epoch(run.backup, run.model, state, row, r.monitor)
+        end_epoch(run.backup, run.model, state, row, r.monitor)
         with atomic_path(run.out_dir / "history.csv") as tmp:
             pd.DataFrame(state["history"]).to_csv(tmp, index=False)
         if stop_after_epochs is not None and n_done >= stop_after_epochs:
@@ -379,7 +338,7 @@ def _fit(run: _Run, *, progress: bool, stop_after_epochs: int | None) -> TrainRe
 
 def _fit_epoch(run: _Run, epoch: int, val_ds: tf.data.Dataset, callbacks: list) -> dict:
     """One epoch (0-based ``epoch``): re-seed dropout, shuffle, fit; the history row."""
-    _reseed_dropout(run.model, run.random_state, epoch)
+    reseed_dropout(run.model, run.random_state, epoch)
     train_ds = make_dataset(
         *run.train[:2], batch_size=run.recipe.batch_size, indices=run.train.rows(), shuffle=True,
         random_state=run.random_state, epoch=epoch, label_dtype=run.label_dtype,
@@ -397,51 +356,6 @@ def _fit_epoch(run: _Run, epoch: int, val_ds: tf.data.Dataset, callbacks: list) 
              f" {monitor} {row[monitor]:.4f}" if monitor != "val_loss" else "",
              row["seconds"])  # fmt: skip
     return row
-
-
-def _load_state(backup: Path, model: keras.Model) -> dict[str, Any]:
-    path = backup / "state.json"
-    if not path.is_file():
-        return {"epoch": 0, "best_epoch": 0, "best_score": None, "wait": 0, "history": []}
-    state = json.loads(path.read_text())
-    if "best_val_loss" in state:  # a backup written before the monitor became a choice
-        state["best_score"] = state.pop("best_val_loss")
-    model.load_weights(backup / state["last_weights"])
-    return state
-
-
-def early_stopping_update(
-    state: dict[str, Any], score: float, epoch: int, mode: str = "min"
-) -> tuple[dict[str, Any], bool]:
-    """Keras' rule (min_delta 0): record an improvement or count a non-improving epoch.
-
-    ``mode`` is ``"min"`` (a loss) or ``"max"`` (an AUROC). Returns a new state
-    (``best_score, best_epoch, wait`` updated) and whether ``epoch`` is the new best.
-    Training stops once ``wait >= patience``. NaN never improves.
-    """
-    best = state["best_score"]
-    better = best is None or (score < best if mode == "min" else score > best)
-    if np.isfinite(score) and better:
-        return {**state, "best_score": float(score), "best_epoch": int(epoch), "wait": 0}, True
-    return {**state, "wait": state["wait"] + 1}, False
-
-
-def _end_epoch(backup: Path, model: keras.Model, state: dict, row: dict, monitor: str) -> None:
-    """Update early stopping and write this epoch's backup; ``state.json`` goes last."""
-    epoch = row["epoch"]
-    old_files = {state.get("last_weights"), state.get("best_weights")} - {None}
-    last = f"epoch_{epoch:04d}.weights.h5"
-    model.save_weights(backup / last)
-    state["last_weights"] = last
-    new, improved = early_stopping_update(state, row[monitor], epoch, MONITORS[monitor])
-    state.update(new)
-    if improved:
-        state["best_weights"] = last
-    state["epoch"] = epoch
-    state["history"].append(row)
-    write_text_atomic(backup / "state.json", json.dumps(state, indent=1))
-    for name in old_files - {state["last_weights"], state.get("best_weights")}:
-        (backup / name).unlink(missing_ok=True)
 
 
 def _finish(run: _Run, state: dict, start_epoch: int, seconds: float) -> TrainResult:
