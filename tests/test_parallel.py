@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
@@ -28,7 +29,8 @@ def _probe(profile: str, run_dir: str, job: parallel.Job) -> tuple[str, float]:
         "tqdm_disabled": os.environ.get("TQDM_DISABLE"),
         "threads": threads,
     }
-    (Path(run_dir) / f"{args['name']}-{os.getpid()}.json").write_text(json.dumps(record))
+    name = f"{args['name']}-{os.getpid()}-{uuid.uuid4().hex}.json"  # one file per call
+    (Path(run_dir) / name).write_text(json.dumps(record))
     return job.describe(), 0.5
 
 
