@@ -58,35 +58,40 @@ def world():
     return codes, y, folds, pre
 
 
+def _grid_data(world) -> B.GridData:
+    codes, y, folds, _ = world
+    return B.GridData(
+        codes,
+        y,
+        train=np.flatnonzero(folds > 0),
+        val=np.flatnonzero(folds == 0),
+        test=np.flatnonzero(folds == -1),
+    )
+
+
 def test_bootstrap_grid_resumes_without_redoing(world, tmp_path):
-    codes, y, folds, pre = world
-    builders = {
-        "chromtransfer": lambda s: M.build_chromtransfer_model(
-            pre, head_units=(8, 4), random_state=s
+    _, _, _, pre = world
+    models = {
+        "chromtransfer": B.ModelSpec(
+            lambda s: M.build_chromtransfer_model(pre, head_units=(8, 4), random_state=s),
+            ONE_EPOCH,
         ),
-        "scratch": lambda s: M.build_binary_baseline(head_units=(8, 4), random_state=s, **TINY),
+        "scratch": B.ModelSpec(
+            lambda s: M.build_binary_baseline(head_units=(8, 4), random_state=s, **TINY),
+            ONE_EPOCH,
+        ),
     }
-    kw = {
-        "codes": codes,
-        "labels": y,
-        "train_indices": np.flatnonzero(folds > 0),
-        "val_indices": np.flatnonzero(folds == 0),
-        "test_indices": np.flatnonzero(folds == -1),
-        "fractions": [0.5],
-        "repetitions": 1,
-        "out_dir": tmp_path,
-        "random_state": 11,
-        "progress": False,
-    }
-    recipes = {"chromtransfer": ONE_EPOCH, "scratch": ONE_EPOCH}
+    grid = B.BootstrapGrid(fractions=(0.5,), repetitions=1, random_state=11)
+    data = _grid_data(world)
+    kw = {"out_dir": tmp_path, "progress": False}
     # a "killed" grid: only shard 0 of 2 ran
-    first = B.run_bootstrap(builders, recipes, shard=(0, 2), **kw)
+    first = B.run_bootstrap(models, grid, data, shard=(0, 2), **kw)
     assert first["kind"].tolist() == ["chromtransfer"]
     done = tmp_path / "chromtransfer" / "frac_0.5" / "rep_00"
     stamp = {p.name: p.stat().st_mtime_ns for p in done.iterdir()}
     assert len(B.collect_units(tmp_path)) == 1
     # the whole grid again: only the missing unit trains
-    rows = B.run_bootstrap(builders, recipes, **kw)
+    rows = B.run_bootstrap(models, grid, data, **kw)
     assert {p.name: p.stat().st_mtime_ns for p in done.iterdir()} == stamp
     units = B.collect_units(tmp_path)
     assert units["kind"].tolist() == ["chromtransfer", "scratch"]
@@ -98,13 +103,11 @@ def test_bootstrap_grid_resumes_without_redoing(world, tmp_path):
     assert configs[0]["data_fingerprint"] == configs[1]["data_fingerprint"]  # same subset
     # stored test metrics agree with a fresh prediction of the saved model
     model = M.load_model(done / "model.keras")
-    p = predict_proba(model, codes, indices=np.flatnonzero(folds == -1))
+    p = predict_proba(model, data.codes, indices=data.test)
     np.testing.assert_allclose(np.load(done / "test_proba.npy"), p, atol=1e-6)
     table = B.bootstrap_table(units)
     assert table["n_runs"].tolist() == [1, 1]
     assert table.loc[0, "f1_overall_mean"] == pytest.approx(units.loc[0, "f1_overall"])
-    with pytest.raises(ValueError, match="no training recipe"):
-        B.run_bootstrap(builders, {"scratch": ONE_EPOCH}, **kw)
 
 
 def test_cross_validation_folds_and_ensemble(world, tmp_path):
@@ -131,6 +134,24 @@ def test_cross_validation_folds_and_ensemble(world, tmp_path):
     ens = binary_metrics(y[folds == -1], cv.test_proba.mean(axis=1))
     assert cv.ensemble == pytest.approx(ens, nan_ok=True)
     assert set(cv.histories["fold"]) == {0, 2}
+    # every fold's kept epoch and generalisation gap, not fold 0's alone
+    table = cv.fold_epochs()
+    assert table["fold"].tolist() == [0, 2]
+    assert table["best_epoch"].tolist() == cv.per_fold["best_epoch"].tolist()
+    for row, run in zip(table.itertuples(), cv.runs, strict=True):
+        kept = run.history.loc[run.history["epoch"] == run.best_epoch].iloc[0]
+        assert (row.train_loss, row.val_loss) == (kept["loss"], kept["val_loss"])
+        assert row.gap == pytest.approx(kept["val_loss"] - kept["loss"])
+    from chromtransfer_lib.book import report, stages
+
+    kept_epochs = dict(zip(table["fold"], table["best_epoch"], strict=True))
+    mean_gap = report.generalisation_gap(cv.histories, kept_epochs)
+    assert table["gap"].mean() == pytest.approx(mean_gap)
+    both = stages.fold_epochs_table({("finetune", "HepG2"): cv, ("scratch", "K562"): cv})
+    assert both[["model", "cell_line", "fold"]].to_numpy().tolist() == [
+        ["ChromTransfer", "HepG2", 0], ["ChromTransfer", "HepG2", 2],
+        ["binary baseline", "K562", 0], ["binary baseline", "K562", 2],
+    ]  # fmt: skip
     # again: finished runs are loaded and their stored test scores reused, not recomputed
     stored = tmp_path / "fold_0" / "test_metrics.json"
     stamp = stored.stat().st_mtime_ns
@@ -174,23 +195,18 @@ def test_epoch_repeats_give_small_subsets_enough_steps() -> None:
 
 
 def test_small_units_repeat_their_subset_and_can_keep_the_whole_validation_fold(world, tmp_path):
-    codes, y, folds, _ = world
+    _, _, folds, _ = world
     val = np.flatnonzero(folds == 0)
     recipe = B.Recipe(learning_rate=1e-3, batch_size=16, max_epochs=2, patience=2)
+    build = lambda s: M.build_binary_baseline(head_units=(8, 4), random_state=s, **TINY)  # noqa: E731
+    grid = B.BootstrapGrid(
+        fractions=(0.1,), repetitions=1, random_state=3, min_steps=10, subsample_validation=False
+    )
     rows = B.run_bootstrap(
-        {"scratch": lambda s: M.build_binary_baseline(head_units=(8, 4), random_state=s, **TINY)},
-        {"scratch": recipe},
-        codes=codes,
-        labels=y,
-        train_indices=np.flatnonzero(folds > 0),
-        val_indices=val,
-        test_indices=np.flatnonzero(folds == -1),
-        fractions=[0.1],
-        repetitions=1,
+        {"scratch": B.ModelSpec(build, recipe)},
+        grid,
+        _grid_data(world),
         out_dir=tmp_path,
-        random_state=3,
-        min_steps=10,
-        subsample_validation=False,
         progress=False,
     )
     # 12 rows; 10 steps over 2 epochs need 5 batches of 16 (80 rows) per epoch: 7 repeats

@@ -84,9 +84,9 @@ def test_drivers_claim_reads_top_tfs() -> None:
 
 def test_metrics_round_trip_and_ledger_file(tmp_path: Path) -> None:
     results.save_metrics(tmp_path, "02_x", {"a.b": 1.5, "nan": math.nan, "lst": [1, 2]})
-    results.save_metrics(tmp_path, "03_y", {"a.b": 2.0})
+    results.save_metrics(tmp_path, "03_y", {"c.d": 2.0})
     loaded = results.load_metrics(tmp_path)
-    assert loaded == {"a.b": 2.0, "nan": None, "lst": [1, 2]}
+    assert loaded == {"a.b": 1.5, "nan": None, "lst": [1, 2], "c.d": 2.0}
     path = ledger.write_ledger(ledger.build_ledger(loaded, load_profile("quick")), tmp_path)
     assert pd.read_csv(path).columns.tolist() == ledger.LEDGER_COLUMNS
     assert not list(tmp_path.glob("*.tmp"))

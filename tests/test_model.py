@@ -39,7 +39,7 @@ def hand_count(stem, r1, r2, top, head, n_out=1):
 
 def test_paper_width_parameter_count():
     m = M.build_pretrain_model(seq_len=600)
-    assert hand_count(64, 32, 64, 64, (512, 128)) == 655_777  # design.md §7
+    assert hand_count(64, 32, 64, 64, (512, 128)) == 655_777  # counted by hand, layer by layer
     assert m.count_params() == 655_777
     quarter = M.build_pretrain_model(
         seq_len=600,

@@ -14,7 +14,7 @@ from chromtransfer_lib.models import train as T
 
 L = 48
 TINY = {"seq_len": L, "stem_filters": 4, "res1_filters": 4, "res2_filters": 4, "top_filters": 4}
-RECIPE = {"learning_rate": 3e-3, "batch_size": 32, "max_epochs": 3, "patience": 5}
+RECIPE = T.Recipe(learning_rate=3e-3, batch_size=32, max_epochs=3, patience=5)
 
 
 @pytest.fixture(scope="module")
@@ -25,18 +25,19 @@ def data():
     return codes, y, np.arange(120), np.arange(120, 160)
 
 
-def _run(data, out_dir, *, seed=1, model_seed=0, **kw):
+def _run(data, out_dir, *, seed=1, model_seed=0, loss=T.BINARY_LOSS, stop=None, **recipe):
     codes, y, tr, va = data
     model = M.build_pretrain_model(head_units=(8, 4), random_state=model_seed, **TINY)
-    args = {**RECIPE, **kw}
     return T.train_model(
         model,
+        RECIPE._replace(**recipe),
         train=(codes, y, tr),
         val=T.Split(codes, y, va),
         out_dir=out_dir,
         random_state=seed,
+        loss=loss,
         progress=False,
-        **args,
+        stop_after_epochs=stop,
     )
 
 
@@ -59,13 +60,13 @@ def test_run_folder_contents(uninterrupted):
     metrics = json.loads((run.out_dir / "metrics.json").read_text())
     assert metrics["best_epoch"] == int(history.loc[history["val_loss"].idxmin(), "epoch"])
     config = json.loads((run.out_dir / "config.json").read_text())
-    assert config["learning_rate"] == RECIPE["learning_rate"] and config["n_train"] == 120
+    assert config["learning_rate"] == RECIPE.learning_rate and config["n_train"] == 120
     best = M.load_model(run.model_path, expected_seq_len=L)
     assert _same(best.get_weights(), run.model.get_weights())
 
 
 def test_resume_after_kill_reaches_the_same_weights(data, uninterrupted, tmp_path):
-    first = _run(data, tmp_path / "b", stop_after_epochs=1)
+    first = _run(data, tmp_path / "b", stop=1)
     assert first.metrics == {"finished": False}
     assert json.loads((tmp_path / "b" / "backup" / "state.json").read_text())["epoch"] == 1
     resumed = _run(data, tmp_path / "b")
@@ -83,6 +84,41 @@ def test_finished_runs_are_reused_and_mismatches_refused(data, uninterrupted):
     assert reused.reused and _same(reused.model.get_weights(), uninterrupted.model.get_weights())
     with pytest.raises(T.RunConfigMismatch, match="learning_rate"):
         _run(data, uninterrupted.out_dir, learning_rate=1e-4)
+
+
+def test_run_identity_is_the_recorded_scheme(data, uninterrupted):
+    # recorded runs are found again by these two digests: raw bytes, not JSON, 16 hex digits
+    import hashlib
+
+    _, y, tr, va = data
+    blob = b"".join(np.ascontiguousarray(a).tobytes() for a in (tr, y[tr], va, y[va]))
+    config = json.loads((uninterrupted.out_dir / "config.json").read_text())
+    assert config["data_fingerprint"] == hashlib.sha256(blob).hexdigest()[:16]
+    fresh = M.build_pretrain_model(head_units=(8, 4), random_state=0, **TINY)  # as trained
+    arch = hashlib.sha256(fresh.to_json().encode()).hexdigest()[:16]
+    assert config["architecture_sha"] == arch
+    recipe_keys = {"learning_rate", "batch_size", "max_epochs", "patience"}
+    assert {k: config[k] for k in recipe_keys} == {k: getattr(RECIPE, k) for k in recipe_keys}
+    assert config["early_stopping"] == "val_loss, best weights restored"
+
+
+def test_a_profile_section_is_a_recipe(data, uninterrupted):
+    from chromtransfer_lib.config import TrainConfig
+
+    tc = TrainConfig(**RECIPE._asdict(), folds=(0, 1), mixed_precision=None)
+    assert T.Recipe.from_config(tc) == RECIPE
+    codes, y, tr, va = data
+    model = M.build_pretrain_model(head_units=(8, 4), random_state=0, **TINY)
+    again = T.train_model(
+        model,
+        tc,
+        train=(codes, y, tr),
+        val=(codes, y, va),
+        out_dir=uninterrupted.out_dir,
+        random_state=1,
+        progress=False,
+    )
+    assert again.reused  # the same run: a TrainConfig and its Recipe are one identity
 
 
 @pytest.mark.slow
@@ -152,12 +188,12 @@ def test_fine_tuning_trains_all_or_only_the_head(data, uninterrupted, tmp_path, 
     head0 = {layer.name: layer.get_weights() for layer in M.head_layers(ct)}
     T.train_model(
         ct,
+        RECIPE._replace(max_epochs=1),
         train=(codes, y, tr),
         val=(codes, y, va),
         out_dir=tmp_path / "ft",
         random_state=3,
         progress=False,
-        **{**RECIPE, "max_epochs": 1},
     )
     for layer in M.trunk_layers(ct):
         if not trunk0[layer.name]:

@@ -1,13 +1,13 @@
 """Input pipelines and compiled prediction over uint8 code arrays.
 
-Codes stay ``uint8 (n, L)`` (often a memory-mapped ``.npy`` from :mod:`chromtransfer_lib.data.datasets`)
-and are turned into float32 one-hot ``(b, L, 4)`` one batch at a time, so memory follows the
-batch, not the dataset:
+Codes stay ``uint8 (n, L)`` (often a memory-mapped ``.npy`` from
+:mod:`chromtransfer_lib.data.datasets`) and are turned into float32 one-hot ``(b, L, 4)`` one
+batch at a time, so memory follows the batch, not the dataset:
 
 * rows are read by index (splits are index arrays; the array is never copied);
 * rows of a ``numpy.memmap`` are read with ``os.preadv`` from its file instead of touching the
   mapping, so the process's resident memory does not grow with every page an epoch visits;
-* ``tf.data`` autotuning is disabled (design.md §7: it stalls epochs by 3–9 s on this CPU);
+* ``tf.data`` autotuning is disabled (it stalled epochs by 3–9 s on the 2-core reference CPU);
 * prediction goes through a ``tf.function``-wrapped model call (:class:`Predictor`), not
   ``model.predict``.
 

@@ -1,10 +1,10 @@
-"""Grids of independent, resumable training runs: cross-validation and the bootstrap (Table 1).
+"""The bootstrap grid (Table 1): independent, resumable runs on subsets of the training data.
 
 Every run is a *unit* with its own folder; a unit is finished when its ``test_metrics.json``
-exists, and :func:`chromtransfer_lib.models.train.train_model` resumes an interrupted one. So a killed
-grid restarts where it stopped, and ``shard=(i, n)`` lets ``n`` processes (or a job array) share
-a grid: shard ``i`` runs the units whose position in the fixed grid order is ``i`` modulo ``n``.
-Tables are assembled from whatever units have finished (:func:`collect_units`).
+exists, and :func:`chromtransfer_lib.models.train.train_model` resumes an interrupted one. So a
+killed grid restarts where it stopped, and ``shard=(i, n)`` lets ``n`` processes (or a job
+array) share a grid: shard ``i`` runs the units whose position in the fixed grid order is ``i``
+modulo ``n``. Tables are assembled from whatever units have finished (:func:`collect_units`).
 
 Bootstrap subsets (paper: HepG2 training data subsampled to 1–75 %, 10 repetitions): each
 subset is drawn without replacement, stratified by class (the class ratio is kept, at least one
@@ -13,44 +13,46 @@ non-test data — from the validation rows too (``subsample_validation``; profil
 whole validation fold instead, because early stopping on a few dozen sequences is noise). A
 unit's subset and seed depend only on ``(random_state, fraction, repetition)``, so the
 ChromTransfer and the from-scratch runs of a cell see the same sequences.
+
+Cross-validation lives in :mod:`chromtransfer_lib.models.crossval`; its public names are
+importable from here too (ARCHITECTURE.md, "models").
 """
 
 from __future__ import annotations
 
 import json
-import logging
-import os
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
-import keras
 import numpy as np
 import pandas as pd
 
-from chromtransfer_lib.data.pipeline import Predictor, predict_proba
-from chromtransfer_lib.evaluate import binary_metrics, choose_threshold, summarise
-from chromtransfer_lib.models.train import TrainResult, train_model
+from chromtransfer_lib.evaluate import summarise
+from chromtransfer_lib.models.crossval import (
+    BuildFn,
+    CVResult,
+    ModelSpec,
+    cross_validate,
+    fold_epochs,
+    fold_partition,
+    save_json,
+    save_npy,
+    score_binary,
+    unit_seed,
+)
+from chromtransfer_lib.models.train import Recipe, TrainResult, train_model
 
-log = logging.getLogger(__name__)
+__all__ = [
+    "TABLE_METRICS", "BootstrapGrid", "BuildFn", "CVResult", "GridData", "ModelSpec", "Recipe",
+    "Unit", "bootstrap_table", "collect_units", "cross_validate", "epoch_repeats",
+    "fold_epochs", "fold_partition", "grid_units", "run_bootstrap", "shard_units",
+    "stratified_subsample", "train_on_subset", "unit_seed",
+]  # fmt: skip
 
 #: Metrics summarised per fraction (mean and sd) in the bootstrap table.
 TABLE_METRICS = ("f1_pos", "f1_neg", "f1_overall", "auroc", "auprc", "f1_overall_valthr")
-
-
-class Recipe(NamedTuple):
-    """One training recipe (a profile's ``TrainConfig`` minus folds and precision)."""
-
-    learning_rate: float
-    batch_size: int
-    max_epochs: int
-    patience: int
-    monitor: str = "val_loss"
-
-
-#: Builds a fresh model from a seed (e.g. ``lambda s: build_chromtransfer_model(pre, ...)``).
-BuildFn = Callable[[int], keras.Model]
 
 
 @dataclass(frozen=True)
@@ -65,12 +67,6 @@ class Unit:
     def folder(self, root: Path) -> Path:
         """``root/<kind>/frac_<fraction>/rep_<repetition>``."""
         return root / self.kind / f"frac_{self.fraction:g}" / f"rep_{self.repetition:02d}"
-
-
-def unit_seed(random_state: int, fraction: float, repetition: int) -> int:
-    """Seed of a grid cell; independent of the other fractions in the grid."""
-    key = [int(random_state), round(fraction * 1_000_000), int(repetition)]
-    return int(np.random.SeedSequence(key).generate_state(1)[0] % 2**31)
 
 
 def grid_units(
@@ -124,56 +120,6 @@ def stratified_subsample(
     return np.sort(np.concatenate(keep))
 
 
-def _write_json(path: Path, obj: dict[str, Any]) -> None:
-    # One temporary name per process: worker processes may write the same file at once.
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(obj, indent=2))
-    os.replace(tmp, path)
-
-
-def _write_npy(path: Path, array: np.ndarray) -> None:
-    tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npy")
-    np.save(tmp, array)
-    os.replace(tmp, path)
-
-
-def _cached_score(folder: Path, run: TrainResult, n_test: int) -> tuple[dict, np.ndarray] | None:
-    """A reused run's stored test metrics and probabilities (None if any is missing or stale)."""
-    metrics_path, proba_path = folder / "test_metrics.json", folder / "test_proba.npy"
-    if not (run.reused and metrics_path.is_file() and proba_path.is_file()):
-        return None
-    if proba_path.stat().st_mtime_ns < (folder / "model.keras").stat().st_mtime_ns:
-        return None
-    p_test = np.load(proba_path)
-    if p_test.shape[0] != n_test:
-        return None
-    metrics = json.loads(metrics_path.read_text())
-    metrics.pop("fold", None)
-    return metrics, p_test
-
-
-def _score(
-    run: TrainResult,
-    codes: np.ndarray,
-    labels: np.ndarray,
-    val_rows: np.ndarray,
-    test_rows: np.ndarray,
-    batch_size: int,
-) -> tuple[dict[str, Any], np.ndarray]:
-    """Test metrics at 0.5 and at the validation-chosen threshold."""
-    predictor = Predictor(run.model)
-    p_val = predict_proba(predictor, codes, indices=val_rows, batch_size=batch_size)
-    p_test = predict_proba(predictor, codes, indices=test_rows, batch_size=batch_size)
-    y_test = np.asarray(labels)[test_rows]
-    metrics = binary_metrics(y_test, p_test)
-    choice = choose_threshold(np.asarray(labels)[val_rows], p_val)
-    at_val = binary_metrics(y_test, p_test, threshold=choice.threshold)
-    metrics.update({f"{k}_valthr": at_val[k] for k in ("f1_pos", "f1_neg", "f1_overall")})
-    metrics["threshold_valthr"] = choice.threshold
-    metrics.update(best_epoch=run.best_epoch, epochs_run=run.metrics.get("epochs_run"))
-    return metrics, p_test
-
-
 def epoch_repeats(n_train: int, recipe: Recipe, *, min_steps: int) -> int:
     """How many times a subset of ``n_train`` rows is repeated within one epoch.
 
@@ -212,34 +158,73 @@ def train_on_subset(
     repeats = epoch_repeats(int(rows.size), recipe, min_steps=min_steps)
     run = train_model(
         build(random_state),
+        recipe,
         train=(codes, labels, np.tile(rows, repeats)),
         val=(codes, labels, val_rows),
         out_dir=out_dir,
         random_state=random_state,
         progress=False,
         extra_config=None if extra_config is None else {**extra_config, "epoch_repeats": repeats},
-        **recipe._asdict(),
     )
     return run, repeats
 
 
+class GridData(NamedTuple):
+    """What a grid draws from: codes ``(n, L)`` uint8, 0/1 labels ``(n,)``, and the rows of the
+    full training, validation and test sets."""
+
+    codes: np.ndarray
+    labels: np.ndarray
+    train: np.ndarray
+    val: np.ndarray
+    test: np.ndarray
+
+
+@dataclass(frozen=True)
+class BootstrapGrid:
+    """The grid: ``fractions`` × ``repetitions`` (paper: 1, 5, 10, 15, 20, 25, 50, 75 % × 10).
+
+    ``random_state`` seeds every unit's subset and training; ``kind_fractions`` limits kinds to
+    some fractions (:func:`grid_units`); ``min_steps`` trains every unit for at least this many
+    optimiser steps (:func:`epoch_repeats`; 0 keeps the recipe); ``subsample_validation``
+    subsamples the validation rows like the training rows (the paper's reading), or validates
+    every unit on the whole validation fold.
+    """
+
+    fractions: tuple[float, ...]
+    repetitions: int
+    random_state: int
+    kind_fractions: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
+    min_steps: int = 0
+    subsample_validation: bool = True
+
+    def units(self, kinds: Sequence[str]) -> list[Unit]:
+        """Every unit of these kinds, in the fixed grid order."""
+        return grid_units(
+            kinds,
+            self.fractions,
+            self.repetitions,
+            random_state=self.random_state,
+            kind_fractions=self.kind_fractions,
+        )
+
+    def subsets(self, unit: Unit, data: GridData) -> tuple[np.ndarray, np.ndarray]:
+        """A unit's training and validation rows."""
+        seed = unit.random_state
+        tr = stratified_subsample(data.train, data.labels, unit.fraction, random_state=seed)
+        if not self.subsample_validation:
+            return tr, np.asarray(data.val)
+        va = stratified_subsample(data.val, data.labels, unit.fraction, random_state=seed + 1)
+        return tr, va
+
+
 def run_bootstrap(
-    builders: Mapping[str, BuildFn],
-    recipes: Mapping[str, Recipe],
+    models: Mapping[str, ModelSpec],
+    grid: BootstrapGrid,
+    data: GridData,
     *,
-    codes: np.ndarray,
-    labels: np.ndarray,
-    train_indices: np.ndarray,
-    val_indices: np.ndarray,
-    test_indices: np.ndarray,
-    fractions: Sequence[float],
-    repetitions: int,
     out_dir: str | Path,
-    random_state: int,
     shard: tuple[int, int] = (0, 1),
-    subsample_validation: bool = True,
-    min_steps: int = 0,
-    kind_fractions: Mapping[str, Sequence[float]] | None = None,
     predict_batch_size: int = 512,
     progress: bool = True,
 ) -> pd.DataFrame:
@@ -247,30 +232,17 @@ def run_bootstrap(
 
     Parameters
     ----------
-    builders
-        ``kind → BuildFn``, e.g. ``{"chromtransfer": ..., "scratch": ...}``.
-    recipes
-        ``kind → Recipe`` (learning rate, batch size, epochs, patience).
-    codes, labels
-        uint8 ``(n, L)`` codes (memmap) and 0/1 labels ``(n,)``.
-    train_indices, val_indices, test_indices
-        Rows of the full training, validation and test sets.
-    fractions, repetitions
-        The grid (paper: 1, 5, 10, 15, 20, 25, 50, 75 % × 10).
+    models
+        ``kind → ModelSpec`` (builder and recipe), e.g. ``{"finetune": ..., "scratch": ...}``;
+        the grid order runs the kinds in this order within a cell.
+    grid
+        The fractions, repetitions, seed and options (:class:`BootstrapGrid`).
+    data
+        Codes, labels and the full training, validation and test rows (:class:`GridData`).
     out_dir
-        Root folder of the grid.
-    random_state
-        Seeds every unit's subset and training.
+        Root folder of the grid (unit folders: :meth:`Unit.folder`).
     shard
         ``(i, n)``: run only units ``i, i+n, …`` of the grid order.
-    min_steps
-        Train every unit for at least this many optimiser steps (see :func:`epoch_repeats`);
-        0 keeps the recipe as it is.
-    kind_fractions
-        Limit kinds to some fractions (see :func:`grid_units`).
-    subsample_validation
-        Subsample the validation rows like the training rows (the paper's reading), or
-        validate every unit on the whole validation fold.
 
     Returns
     -------
@@ -278,19 +250,7 @@ def run_bootstrap(
         One row per unit of this shard (see :func:`collect_units`).
     """
     root = Path(out_dir)
-    missing = sorted(set(builders) - set(recipes))
-    if missing:
-        raise ValueError(f"no training recipe for kind(s) {missing}")
-    units = shard_units(
-        grid_units(
-            list(builders),
-            fractions,
-            repetitions,
-            random_state=random_state,
-            kind_fractions=kind_fractions,
-        ),
-        shard,
-    )
+    units = shard_units(grid.units(list(models)), shard)
     iterator = units
     if progress:
         from tqdm.auto import tqdm
@@ -298,51 +258,39 @@ def run_bootstrap(
         iterator = tqdm(units, desc=f"bootstrap shard {shard[0]}/{shard[1]}", unit="run")
     rows = []
     for unit in iterator:
-        folder = unit.folder(root)
-        done = folder / "test_metrics.json"
+        done = unit.folder(root) / "test_metrics.json"
         if done.is_file():
             rows.append(json.loads(done.read_text()))
-            continue
-        tr = stratified_subsample(
-            train_indices, labels, unit.fraction, random_state=unit.random_state
-        )
-        va = (
-            stratified_subsample(
-                val_indices, labels, unit.fraction, random_state=unit.random_state + 1
-            )
-            if subsample_validation
-            else np.asarray(val_indices)
-        )
-        run, repeats = train_on_subset(
-            builders[unit.kind],
-            recipes[unit.kind],
-            codes=codes,
-            labels=labels,
-            rows=tr,
-            val_rows=va,
-            out_dir=folder,
-            random_state=unit.random_state,
-            min_steps=min_steps,
-            extra_config={
-                "kind": unit.kind,
-                "fraction": unit.fraction,
-                "repetition": unit.repetition,
-            },
-        )
-        metrics, p_test = _score(run, codes, labels, va, test_indices, predict_batch_size)
-        _write_npy(folder / "test_proba.npy", p_test.astype(np.float32))
-        row = {
-            "kind": unit.kind,
-            "fraction": unit.fraction,
-            "repetition": unit.repetition,
-            "n_train": int(tr.size),
-            "n_val": int(va.size),
-            "epoch_repeats": repeats,
-            **metrics,
-        }
-        _write_json(done, row)
-        rows.append(row)
+        else:
+            rows.append(_run_unit(unit, models[unit.kind], grid, data, root, predict_batch_size))
     return pd.DataFrame(rows)
+
+
+def _run_unit(
+    unit: Unit, spec: ModelSpec, grid: BootstrapGrid, data: GridData, root: Path, batch_size: int
+) -> dict[str, Any]:
+    """Train and score one unit; write its ``test_proba.npy`` and (last) ``test_metrics.json``."""
+    folder = unit.folder(root)
+    tr, va = grid.subsets(unit, data)
+    run, repeats = train_on_subset(
+        spec.build, spec.recipe, codes=data.codes, labels=data.labels, rows=tr, val_rows=va,
+        out_dir=folder, random_state=unit.random_state, min_steps=grid.min_steps,
+        extra_config={"kind": unit.kind, "fraction": unit.fraction, "repetition": unit.repetition},
+    )  # fmt: skip
+    metrics, p_test = score_binary(run, data.codes, data.labels, val_rows=va, test_rows=data.test,
+                                   batch_size=batch_size)  # fmt: skip
+    save_npy(folder / "test_proba.npy", p_test.astype(np.float32))
+    row = {
+        "kind": unit.kind,
+        "fraction": unit.fraction,
+        "repetition": unit.repetition,
+        "n_train": int(tr.size),
+        "n_val": int(va.size),
+        "epoch_repeats": repeats,
+        **metrics,
+    }
+    save_json(folder / "test_metrics.json", row)
+    return row
 
 
 def collect_units(out_dir: str | Path) -> pd.DataFrame:
@@ -358,90 +306,3 @@ def collect_units(out_dir: str | Path) -> pd.DataFrame:
 def bootstrap_table(units: pd.DataFrame, *, metrics: Sequence[str] = TABLE_METRICS) -> pd.DataFrame:
     """Table 1: mean and sd of each metric per kind and fraction, with the run count."""
     return summarise(units, by=("kind", "fraction"), metrics=metrics)
-
-
-@dataclass
-class CVResult:
-    """Cross-validation: per-fold runs and test metrics, their summary and the fold ensemble."""
-
-    runs: list[TrainResult]
-    per_fold: pd.DataFrame
-    summary: pd.DataFrame
-    ensemble: dict[str, Any]
-    test_proba: np.ndarray
-    histories: pd.DataFrame
-
-
-def cross_validate(
-    build: BuildFn,
-    recipe: Recipe,
-    *,
-    codes: np.ndarray,
-    labels: np.ndarray,
-    folds: np.ndarray,
-    out_dir: str | Path,
-    random_state: int,
-    fold_ids: Sequence[int] = (0, 1, 2),
-    predict_batch_size: int = 512,
-    progress: bool = True,
-) -> CVResult:
-    """Train one model per fold and score each, and their average, on the test rows.
-
-    Parameters
-    ----------
-    build
-        Fresh model from a seed; each fold gets its own seed.
-    folds
-        ``(n,)`` fold of every row: ``0..k-1`` for training chromosomes, ``-1`` for the test
-        chromosomes (chr2, chr3). Fold ``k``'s run validates on ``folds == k`` and trains on the
-        other non-negative folds.
-    fold_ids
-        Folds to run (profiles may run fewer than all).
-    """
-    folds = np.asarray(folds)
-    test_rows = np.flatnonzero(folds == -1)
-    if test_rows.size == 0:
-        raise ValueError("no test rows (fold == -1): the test chromosomes are missing")
-    root = Path(out_dir)
-    runs, rows, probas, hists = [], [], [], []
-    for k in fold_ids:
-        va = np.flatnonzero(folds == k)
-        tr = np.flatnonzero((folds >= 0) & (folds != k))
-        if va.size == 0:
-            raise ValueError(f"fold {k} has no rows; folds present: {sorted(set(folds) - {-1})}")
-        seed = unit_seed(random_state, 1.0, k)
-        folder = root / f"fold_{k}"
-        run = train_model(
-            build(seed),
-            train=(codes, labels, tr),
-            val=(codes, labels, va),
-            out_dir=folder,
-            random_state=seed,
-            progress=progress,
-            extra_config={"fold": int(k)},
-            **recipe._asdict(),
-        )
-        cached = _cached_score(folder, run, test_rows.size)
-        if cached is None:
-            metrics, p_test = _score(run, codes, labels, va, test_rows, predict_batch_size)
-            _write_npy(folder / "test_proba.npy", p_test.astype(np.float32))
-            _write_json(folder / "test_metrics.json", {"fold": int(k), **metrics})
-        else:  # a finished run scored before: no need to predict the test set again
-            metrics, p_test = cached
-        runs.append(run)
-        rows.append({"fold": int(k), **metrics})
-        probas.append(p_test)
-        hists.append(run.history.assign(fold=int(k)))
-    per_fold = pd.DataFrame(rows)
-    metric_cols = [c for c in per_fold.columns if c not in ("fold", "n", "n_pos")]
-    summary = summarise(per_fold.assign(all="all"), by=("all",), metrics=metric_cols)
-    p_mean = np.mean(probas, axis=0)
-    ensemble = binary_metrics(np.asarray(labels)[test_rows], p_mean)
-    return CVResult(
-        runs,
-        per_fold,
-        summary.drop(columns="all"),
-        ensemble,
-        np.stack(probas, axis=1),
-        pd.concat(hists, ignore_index=True),
-    )

@@ -1,6 +1,7 @@
 """The ChromTransfer network: a ResNet-like trunk and interchangeable dense heads.
 
-Architecture (paper Methods; design.md §4.3), widths as parameters, paper widths by default::
+Architecture (paper Methods; ARCHITECTURE.md, "models"), widths as parameters, paper widths by
+default::
 
     one_hot (L, 4)
     → conv  stem_filters k25                                   trunk_stem
@@ -23,7 +24,7 @@ is ``conv → conv`` added to its input; no activation follows an addition.
 Which wiring? The paper's sentence is ambiguous in three places: whether the *second* triple of
 identity blocks is concatenated like the first, whether the last convolution carries BatchNorm,
 and whether shortcuts are convolutions of the block's kernel size. Counting parameters at 600 bp
-with a 512/128 head for the readings (design.md §7 gives 655,777):
+with a 512/128 head for the readings (tests/test_model.py counts them by hand):
 
 =====================================================  ==========
 reading                                                parameters
@@ -38,7 +39,7 @@ neither triple concatenated                               573,857
 Only the first reading reproduces 655,777, and it is the wiring of the authors' published
 ``nn_architecture/architecture.py`` (which also uses ``he_normal`` initialisation and an L2
 kernel penalty of 1e-4 that the paper does not mention; ``l2`` is an option here, 0 by default).
-At widths ÷4 (16/8/16/16, head 128/32) this network has 43,753 parameters, as design.md says.
+At widths ÷4 (16/8/16/16, head 128/32) this network has 43,753 parameters.
 
 Layer names, never indices, locate the parts: trunk layers start with ``trunk_``, heads with
 ``head_pretrain_`` or ``head_finetune_`` (Keras 3 forbids ``/`` in names). The input is float32

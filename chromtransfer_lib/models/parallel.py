@@ -2,17 +2,16 @@
 
 The quick-width networks are too small for TensorFlow to use two CPU cores on one model: on
 the 2-core reference machine one model trains at ~800 samples/s with two threads and ~850
-with one, while two single-threaded processes together reach ~1,700. So chapters hand their
-independent training jobs (the 12 line models and the multiclass baseline; the bootstrap
-grid's shards) to a pool of single-threaded worker processes first, and then read the
-finished runs back through the usual ``stages.ensure_*`` calls, which find every run done.
+with one, while two single-threaded processes together reach ~1,700. So :func:`run_jobs` runs
+a task function on a pool of single-threaded, *spawned* worker processes (never forked:
+TensorFlow is not fork-safe), one call per :class:`Job`.
 
-Workers are *spawned* (never forked: TensorFlow is not fork-safe), rebuild the
-:class:`~chromtransfer_lib.book.stages.RunContext` from the pickled profile, and train through the
-same resumable :func:`~chromtransfer_lib.models.train.train_model`, so a killed chapter resumes where
-it stopped and results depend only on the profile — not on which process trained a model.
-(Numerics follow the thread count: a model trained by a single-threaded worker may differ in
-the last bits from one trained by a two-threaded notebook process.)
+The task is the caller's: the book passes :func:`chromtransfer_lib.book.stages.run_job`, which
+rebuilds the run context from the pickled profile and trains through the same resumable
+:func:`~chromtransfer_lib.models.train.train_model`, so a killed chapter resumes where it
+stopped and results depend only on the profile — not on which process trained a model
+(ARCHITECTURE.md, "models"). Numerics follow the thread count: a model trained by a
+single-threaded worker may differ in the last bits from one trained by a two-threaded process.
 """
 
 from __future__ import annotations

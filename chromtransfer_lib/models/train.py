@@ -5,7 +5,7 @@ One call of :func:`train_model` is one *run* with its own output folder::
     out_dir/
       config.json      the resolved run configuration (written first)
       history.csv      one row per finished epoch (learning curves), rewritten every epoch
-      model.keras      the best-validation-loss model, native Keras format (written atomically)
+      model.keras      the best model by the recipe's monitor, native Keras format (atomic)
       metrics.json     best epoch, losses, timing; written last: its presence means "finished"
       backup/          per-epoch weights + optimiser state + early-stopping state (resume)
 
@@ -15,20 +15,19 @@ bootstrap grids resumable. Resume is exact on CPU: each epoch's batch order is a
 of ``(random_state, epoch)`` and every dropout layer is re-seeded at the start of each epoch, so
 an interrupted run reaches the same weights as an uninterrupted one.
 
-Recipes (paper Methods; design.md §4): pre-training Adam 1e-3, batch 256, patience 15;
-ChromTransfer fine-tuning lr 5e-6, batch 128, patience 10; binary baseline lr 1e-3, batch 128,
-patience 10; all on binary cross-entropy with early stopping (on validation loss: the paper
-names no monitor, and that is Keras' default) and the best weights restored. Profiles pass
-these as arguments, and may stop binary models on validation AUROC instead (``monitor``).
+Recipes (paper Methods; ARCHITECTURE.md, "models"): pre-training Adam 1e-3, batch 256,
+patience 15; ChromTransfer fine-tuning lr 5e-6, batch 128, patience 10; binary baseline lr
+1e-3, batch 128, patience 10; all on binary cross-entropy with early stopping (on validation
+loss: the paper names no monitor, and that is Keras' default) and the best weights restored.
+Profiles give these as a :class:`~chromtransfer_lib.config.TrainConfig`
+(:meth:`Recipe.from_config`), and may stop binary models on validation AUROC instead.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import logging
-import os
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -40,12 +39,61 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
-from chromtransfer_lib.config import MONITORS
+from chromtransfer_lib.config import MONITORS, TrainConfig
 from chromtransfer_lib.data.pipeline import make_dataset
 from chromtransfer_lib.errors import InputError
+from chromtransfer_lib.fileio import atomic_path, write_text_atomic
+from chromtransfer_lib.models.checkpoints import (
+    early_stopping_update,
+    end_epoch,
+    load_state,
+    reseed_dropout,
+)
+from chromtransfer_lib.models.devices import (
+    default_mixed_precision,
+    distribution_scope,
+    set_seed,
+)
 from chromtransfer_lib.models.network import load_model
 
+__all__ = [
+    "BINARY_LOSS", "SOFTMAX_LOSS", "Recipe", "RunConfigMismatch", "Split", "TrainResult",
+    "default_mixed_precision", "distribution_scope", "early_stopping_update", "set_seed",
+    "train_model",
+]  # fmt: skip
+
 log = logging.getLogger(__name__)
+
+#: The two losses: sigmoid (binary) models and sparse softmax (multiclass) models.
+BINARY_LOSS, SOFTMAX_LOSS = "binary_crossentropy", "sparse_categorical_crossentropy"
+
+
+class Recipe(NamedTuple):
+    """One training recipe: Adam's learning rate, batch size, epoch limit and early stopping.
+
+    A profile's :class:`~chromtransfer_lib.config.TrainConfig` minus folds and precision.
+    ``monitor`` is what early stopping watches: ``"val_loss"`` (lower is better; Keras'
+    default, and so presumably the paper's, which names none) or ``"val_auroc"`` (higher is
+    better; binary models only).
+    """
+
+    learning_rate: float
+    batch_size: int
+    max_epochs: int
+    patience: int
+    monitor: str = "val_loss"
+
+    @classmethod
+    def from_config(cls, tc: TrainConfig) -> Recipe:
+        """The recipe of a profile section (``profile.finetune`` and so on)."""
+        return cls(tc.learning_rate, tc.batch_size, tc.max_epochs, tc.patience, tc.monitor)
+
+    def check(self, loss: str) -> None:
+        """Raise ValueError if ``monitor`` is unknown, or ``"val_auroc"`` for a softmax model."""
+        if self.monitor not in MONITORS:
+            raise ValueError(f"monitor must be one of {', '.join(MONITORS)}, got {self.monitor!r}")
+        if self.monitor == "val_auroc" and loss != BINARY_LOSS:
+            raise ValueError("monitor 'val_auroc' needs a binary model (binary_crossentropy loss)")
 
 
 class Split(NamedTuple):
@@ -83,74 +131,144 @@ class RunConfigMismatch(InputError, ValueError):
     """An output folder holds a run with a different configuration."""
 
 
-def set_seed(random_state: int, *, deterministic: bool = False) -> None:
-    """Seed Python, NumPy and TensorFlow/Keras in one place.
+def train_model(
+    model: keras.Model,
+    recipe: Recipe | TrainConfig,
+    *,
+    train: Split | tuple,
+    val: Split | tuple,
+    out_dir: str | Path,
+    random_state: int,
+    loss: str = BINARY_LOSS,
+    extra_config: dict[str, Any] | None = None,
+    progress: bool = True,
+    stop_after_epochs: int | None = None,
+) -> TrainResult:
+    """Train ``model`` with Adam and early stopping; resumable; returns the best model.
 
-    ``deterministic=True`` also enables TensorFlow op determinism (needed on GPUs for bitwise
-    repeatability; CPU runs with seeded layers repeat without it).
+    Parameters
+    ----------
+    model
+        A freshly built (uncompiled) model from :mod:`chromtransfer_lib.models.network`. If
+        ``out_dir`` holds a finished run, it is ignored and the saved model returned.
+    recipe
+        A :class:`Recipe` (or a profile's ``TrainConfig``); early stopping restores the weights
+        of the best epoch by ``recipe.monitor``.
+    train, val
+        :class:`Split` or ``(codes, labels[, indices])``: uint8 codes ``(n, L)`` (memmap
+        welcome), labels ``(n,)`` (0/1, or class ids for a softmax), optional row indices.
+    out_dir
+        The run's folder (created).
+    random_state
+        Seeds batch order and dropout (weight init is seeded by the model builder).
+    loss
+        :data:`BINARY_LOSS` or :data:`SOFTMAX_LOSS`.
+    extra_config
+        JSON-serialisable facts recorded in ``config.json`` (e.g. profile, cell line, fold);
+        part of the run's identity.
+    progress
+        Show a per-epoch tqdm bar over batches.
+    stop_after_epochs
+        Stop (without finishing the run) after this many epochs of this call: simulates an
+        interruption in tests; the backup lets a later call continue.
+
+    Raises
+    ------
+    ValueError
+        If ``recipe.monitor`` is unknown, or ``"val_auroc"`` for a softmax model.
+    RunConfigMismatch
+        If ``out_dir`` holds a run (finished or not) with a different configuration.
     """
-    keras.utils.set_random_seed(int(random_state))
-    if deterministic:
-        tf.config.experimental.enable_op_determinism()
+    recipe = recipe if isinstance(recipe, Recipe) else Recipe.from_config(recipe)
+    recipe.check(loss)
+    run = _Run(model, recipe, Split(*train), Split(*val), Path(out_dir), int(random_state), loss)
+    run.config = _run_config(run, extra_config)
+    run.out_dir.mkdir(parents=True, exist_ok=True)
+    _check_config(run.out_dir, run.config)
+    finished = _load_finished(run)
+    if finished is not None:
+        return finished
+    return _fit(run, progress=progress, stop_after_epochs=stop_after_epochs)
 
 
-def distribution_scope() -> contextlib.AbstractContextManager:
-    """``MirroredStrategy().scope()`` when more than one GPU is visible, else a no-op.
+@dataclass
+class _Run:
+    """What one call of :func:`train_model` works on."""
 
-    Build *and* train the model inside it::
+    model: keras.Model
+    recipe: Recipe
+    train: Split
+    val: Split
+    out_dir: Path
+    random_state: int
+    loss: str
+    config: dict[str, Any] = field(default_factory=dict)
 
-        with distribution_scope():
-            model = build_pretrain_model(...)
-            result = train_model(model, ...)
-    """
-    gpus = tf.config.list_logical_devices("GPU")
-    if len(gpus) > 1:
-        log.info("MirroredStrategy over %d GPUs", len(gpus))
-        return tf.distribute.MirroredStrategy().scope()
-    return contextlib.nullcontext()
+    @property
+    def backup(self) -> Path:
+        return self.out_dir / "backup"
 
-
-def default_mixed_precision() -> str | None:
-    """``"mixed_float16"`` with a GPU, ``"mixed_bfloat16"`` on a CPU with AMX, else None."""
-    if tf.config.list_physical_devices("GPU"):
-        return "mixed_float16"
-    with contextlib.suppress(OSError):
-        flags = Path("/proc/cpuinfo").read_text()
-        if "amx_bf16" in flags:
-            return "mixed_bfloat16"
-    return None
+    @property
+    def label_dtype(self) -> str:
+        return "float32" if self.loss == BINARY_LOSS else "int32"
 
 
-def _fingerprint(*arrays: np.ndarray) -> str:
-    h = hashlib.sha256()
-    for a in arrays:
-        h.update(np.ascontiguousarray(a).tobytes())
-    return h.hexdigest()[:16]
+def _digest(data: bytes) -> str:
+    # Run identities (data fingerprint, architecture) hash raw bytes, not JSON: these two
+    # digests are part of every recorded run's config.json, so they stay as they were.
+    return hashlib.sha256(data).hexdigest()[:16]
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+def _run_config(run: _Run, extra: dict[str, Any] | None) -> dict[str, Any]:
+    """The run's identity: recipe, data fingerprint (rows + labels) and architecture."""
+    model, r, tr, va = run.model, run.recipe, run.train.rows(), run.val.rows()
+    arrays = (tr, np.asarray(run.train.labels)[tr], va, np.asarray(run.val.labels)[va])
+    config = {
+        "learning_rate": float(r.learning_rate), "batch_size": int(r.batch_size),
+        "max_epochs": int(r.max_epochs), "patience": int(r.patience),
+        "random_state": run.random_state, "loss": run.loss, "optimizer": "adam",
+        "early_stopping": f"{r.monitor}, best weights restored",
+        "n_train": len(tr), "n_val": len(va), "seq_len": int(run.train.codes.shape[1]),
+        "data_fingerprint": _digest(b"".join(np.ascontiguousarray(a).tobytes() for a in arrays)),
+        "model_name": model.name, "n_params": int(model.count_params()),
+        "n_trainable_params": int(sum(int(np.prod(v.shape)) for v in model.trainable_weights)),
+        "architecture_sha": _digest(model.to_json().encode()),
+        "dtype_policy": model.get_layer("trunk_stem_conv").dtype_policy.name,
+        "extra": extra or {},
+    }  # fmt: skip
+    return json.loads(json.dumps(config))
 
 
-def _all_layers(model: keras.Model) -> list[keras.layers.Layer]:
-    out = []
-    for layer in model.layers:
-        out.extend(_all_layers(layer) if isinstance(layer, keras.Model) else [layer])
-    return out
+def _check_config(out_dir: Path, config: dict[str, Any]) -> None:
+    path = out_dir / "config.json"
+    if not path.is_file():
+        return
+    old = json.loads(path.read_text())
+    diff = sorted(k for k in set(old) | set(config) if old.get(k) != config.get(k))
+    if diff:
+        detail = "; ".join(f"{k}: {old.get(k)!r} → {config.get(k)!r}" for k in diff)
+        raise RunConfigMismatch(
+            f"{out_dir} holds a run with another configuration ({detail}); delete the folder "
+            "or choose another output directory"
+        )
 
 
-def _reseed_dropout(model: keras.Model, random_state: int, epoch: int) -> None:
-    """Give every layer's seed generator a state derived from ``(random_state, epoch)``."""
-    k = 0
-    for layer in _all_layers(model):
-        gen = getattr(layer, "seed_generator", None)
-        if gen is None:
-            continue
-        seed = np.random.SeedSequence([int(random_state), int(epoch), k]).generate_state(1)[0]
-        gen.state.assign(np.array([int(seed) % 2**31, 0], dtype=gen.state.dtype))
-        k += 1
+def _load_finished(run: _Run) -> TrainResult | None:
+    """The saved result of a finished run in ``run.out_dir``, or None."""
+    metrics_path, model_path = run.out_dir / "metrics.json", run.out_dir / "model.keras"
+    if not (metrics_path.is_file() and model_path.is_file()):
+        return None
+    log.info("%s: finished run found, not training again", run.out_dir)
+    metrics = json.loads(metrics_path.read_text())
+    return TrainResult(
+        model=load_model(model_path, expected_seq_len=run.config["seq_len"]),
+        history=pd.read_csv(run.out_dir / "history.csv"),
+        out_dir=run.out_dir,
+        best_epoch=metrics["best_epoch"],
+        metrics=metrics,
+        reused=True,
+        config=run.config,
+    )
 
 
 class _BatchBar(keras.callbacks.Callback):
@@ -178,7 +296,7 @@ def _compile(model: keras.Model, *, learning_rate: float, loss: str) -> None:
     optimizer: keras.optimizers.Optimizer = keras.optimizers.Adam(learning_rate=learning_rate)
     if any(layer.dtype_policy.name == "mixed_float16" for layer in model.layers):
         optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
-    if loss == "binary_crossentropy":
+    if loss == BINARY_LOSS:
         metrics: list = [keras.metrics.AUC(name="auroc"), keras.metrics.BinaryAccuracy("acc")]
     else:
         metrics = [keras.metrics.SparseCategoricalAccuracy("acc")]
@@ -187,262 +305,95 @@ def _compile(model: keras.Model, *, learning_rate: float, loss: str) -> None:
         model.optimizer.build(model.trainable_variables)
 
 
-def train_model(
-    model: keras.Model,
-    *,
-    train: Split | tuple,
-    val: Split | tuple,
-    out_dir: str | Path,
-    learning_rate: float,
-    batch_size: int,
-    max_epochs: int,
-    patience: int,
-    random_state: int,
-    loss: str = "binary_crossentropy",
-    progress: bool = True,
-    extra_config: dict[str, Any] | None = None,
-    stop_after_epochs: int | None = None,
-    monitor: str = "val_loss",
-) -> TrainResult:
-    """Train ``model`` with Adam and early stopping; resumable; returns the best model.
-
-    Parameters
-    ----------
-    model
-        A freshly built (uncompiled) model from :mod:`chromtransfer_lib.models.network`. If ``out_dir``
-        holds a finished run, it is ignored and the saved model returned.
-    train, val
-        :class:`Split` or ``(codes, labels[, indices])``: uint8 codes ``(n, L)`` (memmap
-        welcome), labels ``(n,)`` (0/1, or class ids for a softmax), optional row indices.
-    out_dir
-        The run's folder (created).
-    learning_rate, batch_size, max_epochs, patience
-        The recipe; early stopping restores the weights of the best epoch by ``monitor``.
-    random_state
-        Seeds batch order and dropout (weight init is seeded by the model builder).
-    loss
-        ``"binary_crossentropy"`` or ``"sparse_categorical_crossentropy"``.
-    progress
-        Show a per-epoch tqdm bar over batches.
-    extra_config
-        JSON-serialisable facts recorded in ``config.json`` (e.g. profile, cell line, fold);
-        part of the run's identity.
-    stop_after_epochs
-        Stop (without finishing the run) after this many epochs of this call: simulates an
-        interruption in tests; the backup lets a later call continue.
-    monitor
-        What early stopping watches: ``"val_loss"`` (lower is better; Keras' default, and so
-        presumably the paper's, which names none) or ``"val_auroc"`` (higher is better; binary
-        models only).
-
-    Raises
-    ------
-    ValueError
-        If ``monitor`` is unknown, or ``"val_auroc"`` for a softmax model.
-    RunConfigMismatch
-        If ``out_dir`` holds a run (finished or not) with a different configuration.
-    """
-    if monitor not in MONITORS:
-        raise ValueError(f"monitor must be one of {', '.join(MONITORS)}, got {monitor!r}")
-    if monitor == "val_auroc" and loss != "binary_crossentropy":
-        raise ValueError("monitor 'val_auroc' needs a binary model (binary_crossentropy loss)")
-    out_dir = Path(out_dir)
-    train, val = Split(*train), Split(*val)
-    tr_rows, va_rows = train.rows(), val.rows()
-    label_dtype = "float32" if loss == "binary_crossentropy" else "int32"
-    recipe = {"learning_rate": float(learning_rate), "batch_size": int(batch_size),
-              "max_epochs": int(max_epochs), "patience": int(patience)}  # fmt: skip
-    config = _run_config(model, train, val, recipe, random_state, loss, extra_config, monitor)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    _check_config(out_dir, config)
-    metrics_path, model_path = out_dir / "metrics.json", out_dir / "model.keras"
-    if metrics_path.is_file() and model_path.is_file():
-        log.info("%s: finished run found, not training again", out_dir)
-        return TrainResult(
-            model=load_model(model_path, expected_seq_len=config["seq_len"]),
-            history=pd.read_csv(out_dir / "history.csv"),
-            out_dir=out_dir,
-            best_epoch=json.loads(metrics_path.read_text())["best_epoch"],
-            metrics=json.loads(metrics_path.read_text()),
-            reused=True,
-            config=config,
-        )
-    _atomic_write_text(out_dir / "config.json", json.dumps(config, indent=2))
-    _compile(model, learning_rate=learning_rate, loss=loss)
-    backup = out_dir / "backup"
-    backup.mkdir(exist_ok=True)
-    state = _load_state(backup, model)
+def _fit(run: _Run, *, progress: bool, stop_after_epochs: int | None) -> TrainResult:
+    """Train from the backup's last epoch (or from scratch) until early stopping or the limit."""
+    r = run.recipe
+    write_text_atomic(run.out_dir / "config.json", json.dumps(run.config, indent=2))
+    _compile(run.model, learning_rate=r.learning_rate, loss=run.loss)
+    run.backup.mkdir(exist_ok=True)
+    state = load_state(run.backup, run.model)
     start_epoch = state["epoch"]
     if start_epoch:
-        log.info("%s: resuming after epoch %d", out_dir, start_epoch)
-    val_ds = make_dataset(
-        val.codes, val.labels, batch_size=batch_size, indices=va_rows, label_dtype=label_dtype
-    )
-    n_batches = -(-len(tr_rows) // batch_size)
-    callbacks = [_BatchBar(n_batches, out_dir.name)] if progress else []
+        log.info("%s: resuming after epoch %d", run.out_dir, start_epoch)
+    val_ds = make_dataset(*run.val[:2], batch_size=r.batch_size, indices=run.val.rows(),
+                          label_dtype=run.label_dtype)  # fmt: skip
+    n_batches = -(-len(run.train.rows()) // r.batch_size)
+    callbacks = [_BatchBar(n_batches, run.out_dir.name)] if progress else []
     t0 = time.perf_counter()
-    epochs_this_call = 0
-    for epoch in range(start_epoch, max_epochs):
-        if state["wait"] >= patience:
+    for n_done, epoch in enumerate(range(start_epoch, r.max_epochs), start=1):
+        if state["wait"] >= r.patience:
             break
-        _reseed_dropout(model, random_state, epoch)
-        train_ds = make_dataset(
-            *train[:2], batch_size=batch_size, indices=tr_rows, shuffle=True,
-            random_state=random_state, epoch=epoch, label_dtype=label_dtype,
-        )  # fmt: skip
-        t_epoch = time.perf_counter()
-        hist = model.fit(
-            train_ds, validation_data=val_ds, epochs=epoch + 1, initial_epoch=epoch,
-            shuffle=False, verbose=0, callbacks=callbacks,
-        )  # fmt: skip
-        row = {"epoch": epoch + 1, **{k: float(v[-1]) for k, v in hist.history.items()}}
-        row["seconds"] = time.perf_counter() - t_epoch
-        _end_epoch(backup, model, state, row, monitor)
-        pd.DataFrame(state["history"]).to_csv(out_dir / "history.csv.tmp", index=False)
-        os.replace(out_dir / "history.csv.tmp", out_dir / "history.csv")
-        log.info("%s epoch %d: loss %.4f val_loss %.4f%s (%.1f s)", out_dir.name, epoch + 1,
-                 row["loss"], row["val_loss"],
-                 f" {monitor} {row[monitor]:.4f}" if monitor != "val_loss" else "",
-                 row["seconds"])  # fmt: skip
-        epochs_this_call += 1
-        if stop_after_epochs is not None and epochs_this_call >= stop_after_epochs:
-            if epoch + 1 < max_epochs and state["wait"] < patience:
-                log.info("%s: stopping after %d epochs as asked", out_dir, epochs_this_call)
+        row = _fit_epoch(run, epoch, val_ds, callbacks)
+        end_epoch(run.backup, run.model, state, row, r.monitor)
+        with atomic_path(run.out_dir / "history.csv") as tmp:
+            pd.DataFrame(state["history"]).to_csv(tmp, index=False)
+        if stop_after_epochs is not None and n_done >= stop_after_epochs:
+            if epoch + 1 < r.max_epochs and state["wait"] < r.patience:
+                log.info("%s: stopping after %d epochs as asked", run.out_dir, n_done)
                 history = pd.DataFrame(state["history"])
-                return TrainResult(model, history, out_dir, state["best_epoch"],
-                                   {"finished": False}, start_epoch, config=config)  # fmt: skip
-    return _finish(model, state, out_dir, config, start_epoch, time.perf_counter() - t0, monitor)
+                return TrainResult(run.model, history, run.out_dir, state["best_epoch"],
+                                   {"finished": False}, start_epoch, config=run.config)  # fmt: skip
+    return _finish(run, state, start_epoch, time.perf_counter() - t0)
 
 
-def _run_config(
-    model: keras.Model, train: Split, val: Split, recipe: dict, random_state: int, loss: str,
-    extra: dict[str, Any] | None, monitor: str = "val_loss",
-) -> dict[str, Any]:  # fmt: skip
-    """The run's identity: recipe, data fingerprint (rows + labels) and architecture."""
-    tr, va = train.rows(), val.rows()
-    config = {
-        **recipe, "random_state": int(random_state), "loss": loss, "optimizer": "adam",
-        "early_stopping": f"{monitor}, best weights restored",
-        "n_train": len(tr), "n_val": len(va), "seq_len": int(train.codes.shape[1]),
-        "data_fingerprint": _fingerprint(
-            tr, np.asarray(train.labels)[tr], va, np.asarray(val.labels)[va]
-        ),
-        "model_name": model.name, "n_params": int(model.count_params()),
-        "n_trainable_params": int(sum(int(np.prod(v.shape)) for v in model.trainable_weights)),
-        "architecture_sha": hashlib.sha256(model.to_json().encode()).hexdigest()[:16],
-        "dtype_policy": model.get_layer("trunk_stem_conv").dtype_policy.name,
-        "extra": extra or {},
-    }  # fmt: skip
-    return json.loads(json.dumps(config))
+def _fit_epoch(run: _Run, epoch: int, val_ds: tf.data.Dataset, callbacks: list) -> dict:
+    """One epoch (0-based ``epoch``): re-seed dropout, shuffle, fit; the history row."""
+    reseed_dropout(run.model, run.random_state, epoch)
+    train_ds = make_dataset(
+        *run.train[:2], batch_size=run.recipe.batch_size, indices=run.train.rows(), shuffle=True,
+        random_state=run.random_state, epoch=epoch, label_dtype=run.label_dtype,
+    )  # fmt: skip
+    t_epoch = time.perf_counter()
+    hist = run.model.fit(
+        train_ds, validation_data=val_ds, epochs=epoch + 1, initial_epoch=epoch,
+        shuffle=False, verbose=0, callbacks=callbacks,
+    )  # fmt: skip
+    row = {"epoch": epoch + 1, **{k: float(v[-1]) for k, v in hist.history.items()}}
+    row["seconds"] = time.perf_counter() - t_epoch
+    monitor = run.recipe.monitor
+    log.info("%s epoch %d: loss %.4f val_loss %.4f%s (%.1f s)", run.out_dir.name, epoch + 1,
+             row["loss"], row["val_loss"],
+             f" {monitor} {row[monitor]:.4f}" if monitor != "val_loss" else "",
+             row["seconds"])  # fmt: skip
+    return row
 
 
-def _check_config(out_dir: Path, config: dict[str, Any]) -> None:
-    path = out_dir / "config.json"
-    if not path.is_file():
-        return
-    old = json.loads(path.read_text())
-    diff = sorted(k for k in set(old) | set(config) if old.get(k) != config.get(k))
-    if diff:
-        detail = "; ".join(f"{k}: {old.get(k)!r} → {config.get(k)!r}" for k in diff)
-        raise RunConfigMismatch(
-            f"{out_dir} holds a run with another configuration ({detail}); delete the folder "
-            "or choose another output directory"
-        )
-
-
-def _load_state(backup: Path, model: keras.Model) -> dict[str, Any]:
-    path = backup / "state.json"
-    if not path.is_file():
-        return {"epoch": 0, "best_epoch": 0, "best_score": None, "wait": 0, "history": []}
-    state = json.loads(path.read_text())
-    if "best_val_loss" in state:  # a backup written before the monitor became a choice
-        state["best_score"] = state.pop("best_val_loss")
-    model.load_weights(backup / state["last_weights"])
-    return state
-
-
-def early_stopping_update(
-    state: dict[str, Any], score: float, epoch: int, mode: str = "min"
-) -> tuple[dict[str, Any], bool]:
-    """Keras' rule (min_delta 0): record an improvement or count a non-improving epoch.
-
-    ``mode`` is ``"min"`` (a loss) or ``"max"`` (an AUROC). Returns a new state
-    (``best_score, best_epoch, wait`` updated) and whether ``epoch`` is the new best.
-    Training stops once ``wait >= patience``. NaN never improves.
-    """
-    best = state["best_score"]
-    better = best is None or (score < best if mode == "min" else score > best)
-    if np.isfinite(score) and better:
-        return {**state, "best_score": float(score), "best_epoch": int(epoch), "wait": 0}, True
-    return {**state, "wait": state["wait"] + 1}, False
-
-
-def _end_epoch(
-    backup: Path, model: keras.Model, state: dict, row: dict, monitor: str = "val_loss"
-) -> None:
-    """Update early stopping and write this epoch's backup; ``state.json`` goes last."""
-    epoch = row["epoch"]
-    old_files = {state.get("last_weights"), state.get("best_weights")} - {None}
-    last = f"epoch_{epoch:04d}.weights.h5"
-    model.save_weights(backup / last)
-    state["last_weights"] = last
-    new, improved = early_stopping_update(state, row[monitor], epoch, MONITORS[monitor])
-    state.update(new)
-    if improved:
-        state["best_weights"] = last
-    state["epoch"] = epoch
-    state["history"].append(row)
-    _atomic_write_text(backup / "state.json", json.dumps(state, indent=1))
-    for name in old_files - {state["last_weights"], state.get("best_weights")}:
-        (backup / name).unlink(missing_ok=True)
-
-
-def _finish(
-    model: keras.Model,
-    state: dict,
-    out_dir: Path,
-    config: dict,
-    start_epoch: int,
-    seconds: float,
-    monitor: str = "val_loss",
-) -> TrainResult:
-    backup = out_dir / "backup"
+def _finish(run: _Run, state: dict, start_epoch: int, seconds: float) -> TrainResult:
+    """Restore the best weights, save the model, write ``metrics.json`` (last), drop the backup."""
     if state.get("best_weights"):
-        model.load_weights(backup / state["best_weights"])
-    tmp = out_dir / "model.tmp.keras"
-    model.save(tmp)
-    os.replace(tmp, out_dir / "model.keras")
+        run.model.load_weights(run.backup / state["best_weights"])
+    with atomic_path(run.out_dir / "model.keras") as tmp:
+        run.model.save(tmp)
     history = pd.DataFrame(state["history"])
+    metrics = _final_metrics(run, state, history, start_epoch, seconds)
+    write_text_atomic(run.out_dir / "metrics.json", json.dumps(metrics, indent=2))
+    shutil.rmtree(run.backup, ignore_errors=True)
+    return TrainResult(run.model, history, run.out_dir, metrics["best_epoch"], metrics,
+                       resumed_from_epoch=start_epoch, config=run.config)  # fmt: skip
+
+
+def _final_metrics(
+    run: _Run, state: dict, history: pd.DataFrame, start_epoch: int, seconds: float
+) -> dict[str, Any]:
+    """``metrics.json``: the kept epoch, its scores, how training stopped, and its speed."""
     best_rows = history.loc[history["epoch"] == state["best_epoch"]]
     best = best_rows.iloc[0].to_dict() if len(best_rows) else {}  # empty if never finite
     if not best:
-        log.warning("%s: %s never finite; keeping the last weights", out_dir, monitor)
+        monitor = run.recipe.monitor
+        log.warning("%s: %s never finite; keeping the last weights", run.out_dir, monitor)
     epochs_run = int(state["epoch"])
-    metrics = {
+    speed = None
+    if epochs_run > start_epoch:
+        trained = history["seconds"].iloc[start_epoch:].sum()
+        speed = float(run.config["n_train"] * (epochs_run - start_epoch) / trained)
+    return {
         "finished": True,
         "best_epoch": int(state["best_epoch"]),
-        "monitor": monitor,
+        "monitor": run.recipe.monitor,
         "epochs_run": epochs_run,
-        "stopped_early": epochs_run < config["max_epochs"],
+        "stopped_early": epochs_run < run.config["max_epochs"],
         "best": {k: float(v) for k, v in best.items() if k != "epoch"},
         "train_seconds_this_call": seconds,
-        "train_samples_per_s": float(
-            config["n_train"]
-            * (epochs_run - start_epoch)
-            / history["seconds"].iloc[start_epoch:].sum()
-        )
-        if epochs_run > start_epoch
-        else None,
+        "train_samples_per_s": speed,
         "resumed_from_epoch": start_epoch,
     }
-    _atomic_write_text(out_dir / "metrics.json", json.dumps(metrics, indent=2))
-    shutil.rmtree(backup, ignore_errors=True)
-    return TrainResult(
-        model,
-        history,
-        out_dir,
-        metrics["best_epoch"],
-        metrics,
-        resumed_from_epoch=start_epoch,
-        config=config,
-    )
