@@ -124,7 +124,7 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Network widths (paper widths by default) and heads (:mod:`chromtransfer_lib.models.network`)."""
+    """Network widths (paper widths by default) and heads (:mod:`.models.network`)."""
 
     stem_filters: int
     res1_filters: int
