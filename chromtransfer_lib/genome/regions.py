@@ -20,7 +20,7 @@ import gzip
 import io
 import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -44,13 +44,18 @@ class RegionError(InputError, ValueError):
     """A region file or table is malformed: the message names the file, line and value."""
 
 
-def _read_lines(path: Path) -> list[str]:
+def _open_text(path: Path):
+    """``path`` opened as text (gzip or plain; universal newlines, bad bytes replaced)."""
     if not path.is_file():
         raise RegionError(f"{path}: file does not exist")
     with open(path, "rb") as fh:
         gz = fh.read(2) == b"\x1f\x8b"
     opener = gzip.open if gz else open
-    with opener(path, "rt", encoding="utf-8", errors="replace", newline=None) as fh:
+    return opener(path, "rt", encoding="utf-8", errors="replace", newline=None)
+
+
+def _read_lines(path: Path) -> list[str]:
+    with _open_text(path) as fh:
         return fh.read().splitlines()
 
 
@@ -59,8 +64,9 @@ def read_bed(
     *,
     chrom_sizes: Mapping[str, int] | None = None,
     on_duplicate: str = "error",
-) -> pd.DataFrame:
-    """Read a BED file (plain or gzip) into a region table.
+    chunk_size: int | None = None,
+) -> pd.DataFrame | Iterator[pd.DataFrame]:
+    """Read a BED file (plain or gzip) into a region table, or stream it in chunks.
 
     Parameters
     ----------
@@ -69,7 +75,11 @@ def read_bed(
     chrom_sizes
         If given, chromosomes and end coordinates are checked against it.
     on_duplicate
-        ``"error"`` (default) or ``"drop"`` (keep the first copy, log the count).
+        ``"error"`` (default), ``"drop"`` (keep the first copy, log the count) or ``"keep"``.
+    chunk_size
+        If given, return an iterator of tables of at most ``chunk_size`` regions in file order
+        (as :func:`pandas.read_csv` does with ``chunksize``); only one chunk is held at a
+        time, and duplicates are looked for within a chunk.
 
     Returns
     -------
@@ -84,22 +94,64 @@ def read_bed(
         or a file without regions.
     """
     path = Path(path)
+    kw = {"chrom_sizes": chrom_sizes, "on_duplicate": on_duplicate}
+    if chunk_size is not None:
+        return _bed_chunks(path, chunk_size, kw)
     text = _read_lines(path)
-    keep = [
-        i
-        for i, line in enumerate(text)
-        if line.strip() and not line.startswith(("#", "track", "browser"))
-    ]
-    if keep:  # a header row such as "chrom start end" (non-integer second column)
-        first = text[keep[0]].split("\t") if "\t" in text[keep[0]] else text[keep[0]].split()
-        if len(first) >= 3 and not first[1].strip().lstrip("-").isdigit():
-            keep = keep[1:]
+    keep = [i for i, line in enumerate(text) if _is_data(line)]
+    if keep and _is_header(text[keep[0]]):
+        keep = keep[1:]
     if not keep:
         raise RegionError(f"{path}: the file contains no regions")
-    if "\t" in text[keep[0]]:
-        rows = [text[i] for i in keep]
+    return _parse_bed(path, [text[i] for i in keep], np.asarray(keep) + 1, **kw)
+
+
+def _is_data(line: str) -> bool:
+    return bool(line.strip()) and not line.startswith(("#", "track", "browser"))
+
+
+def _is_header(line: str) -> bool:
+    """A header row such as ``chrom start end`` (non-integer second column)."""
+    first = line.split("\t") if "\t" in line else line.split()
+    return len(first) >= 3 and not first[1].strip().lstrip("-").isdigit()
+
+
+def _bed_chunks(path: Path, chunk_size: int, kw: dict) -> Iterator[pd.DataFrame]:
+    """:func:`read_bed` with ``chunk_size``: the file is read line by line."""
+    rows: list[str] = []
+    lines: list[int] = []
+    n_rows, seen_data = 0, False
+    with _open_text(path) as fh:
+        for no, raw in enumerate(fh, start=1):
+            line = raw.rstrip("\n")
+            if not _is_data(line) or (not seen_data and _is_header(line)):
+                seen_data = seen_data or _is_data(line)
+                continue
+            seen_data = True
+            rows.append(line)
+            lines.append(no)
+            if len(rows) == chunk_size:
+                yield _parse_bed(path, rows, np.asarray(lines), **kw)
+                n_rows, rows, lines = n_rows + len(rows), [], []
+    if rows:
+        yield _parse_bed(path, rows, np.asarray(lines), **kw)
+    elif n_rows == 0:
+        raise RegionError(f"{path}: the file contains no regions")
+
+
+def _parse_bed(
+    path: Path,
+    text: list[str],
+    lines: np.ndarray,
+    *,
+    chrom_sizes: Mapping[str, int] | None,
+    on_duplicate: str,
+) -> pd.DataFrame:
+    """Data lines of a BED (``lines``: their 1-based numbers) → a validated region table."""
+    if "\t" in text[0]:
+        rows = text
     else:  # whitespace-separated
-        rows = ["\t".join(text[i].split()) for i in keep]
+        rows = ["\t".join(line.split()) for line in text]
     n_cols = max(3, max(r.count("\t") for r in rows) + 1)
     df = pd.read_csv(
         io.StringIO("\n".join(rows)),
@@ -111,11 +163,10 @@ def read_bed(
         keep_default_na=False,
         na_values=[""],
     )
-    lines = np.asarray(keep) + 1
     short = df[2].isna().to_numpy()
     if short.any():
         i = int(np.flatnonzero(short)[0])
-        raise RegionError(f"{path}:{lines[i]}: expected at least 3 columns, got {text[keep[i]]!r}")
+        raise RegionError(f"{path}:{lines[i]}: expected at least 3 columns, got {text[i]!r}")
     width = next((k for k in range(3, df.shape[1]) if df[k].isna().any()), df.shape[1])
     df = df.iloc[:, :width].set_axis([*COLS, "name", "score", "strand"][:width], axis=1)
     df["chrom"] = df["chrom"].str.strip()
@@ -130,7 +181,7 @@ def read_bed(
         df,
         chrom_sizes=chrom_sizes,
         source=str(path),
-        lines=np.array(lines),
+        lines=lines,
         on_duplicate=on_duplicate,
     )
 
@@ -282,10 +333,11 @@ def validate_regions(
             f"{source}: {int(dup.sum())} duplicate regions, first at {where(i)}: "
             f"{regions['chrom'].iloc[i]}:{s[i]}-{e[i]}"
         )
-        if on_duplicate != "drop":
+        if on_duplicate == "drop":
+            log.warning("%s; dropped (the first copy is kept)", msg)
+            regions = regions[~dup]
+        elif on_duplicate != "keep":
             raise RegionError(msg + "; remove them or pass on_duplicate='drop'")
-        log.warning("%s; dropped (the first copy is kept)", msg)
-        regions = regions[~dup]
     return regions.reset_index(drop=True)
 
 
