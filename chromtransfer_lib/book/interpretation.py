@@ -32,6 +32,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
+from chromtransfer_lib.interpret.attribution import TARGETS, logit_model
 from chromtransfer_lib.interpret.enrichment import site_scores
 
 log = logging.getLogger(__name__)
@@ -239,30 +240,6 @@ def ensure_region_set(
     selection.to_csv(folder / "selection.tsv", sep="\t", index=False)
     table.to_parquet(folder / "regions.parquet")  # last: its presence marks a complete folder
     return RegionSet(seq, table, key, selection)
-
-
-def logit_model(model: object) -> object:
-    """The model up to the pre-activation of its sigmoid output neuron (the logit).
-
-    A new Keras model sharing every layer of ``model`` but the last, which is replaced by a
-    linear copy with the same weights, so ``sigmoid(logit_model(x)) == model(x)``.
-    """
-    import keras
-
-    out = model.layers[-1]
-    if getattr(getattr(out, "activation", None), "__name__", "") != "sigmoid":
-        raise ValueError(
-            f"{model.name}: the last layer {out.name!r} is not a sigmoid Dense layer; logits are "
-            "defined for the binary models only (use the probability for the multiclass model)"
-        )
-    linear = keras.layers.Dense(out.units, activation=None, dtype="float32", name="logit")
-    logit = linear(out.input)
-    linear.set_weights(out.get_weights())
-    return keras.Model(model.inputs, logit, name=f"{model.name}_logit")
-
-
-#: What gradient × input differentiates: the output neuron's pre-activation, or the probability.
-TARGETS = ("logit", "probability")
 
 
 def ensure_attributions(
