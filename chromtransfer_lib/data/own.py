@@ -34,7 +34,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from chromtransfer_lib.config import ConfigError
 from chromtransfer_lib.data import datasets as D
+from chromtransfer_lib.errors import InputError
 from chromtransfer_lib.genome.regions import (
     COLS,
     RegionError,
@@ -120,15 +122,19 @@ def _temp_for(out: Path) -> Path:
     return out.with_name(f".{out.name}.{os.getpid()}.tmp")
 
 
+class OutputPathError(InputError, OSError):
+    """An output path cannot be written: its folder is missing or read-only, or it exists."""
+
+
 def check_output(out: str | Path, *, new_folder: bool = False) -> None:
-    """Raise a clear ``OSError`` unless ``out`` can be written (and, if asked, does not exist)."""
+    """Raise :class:`OutputPathError` unless ``out`` can be written (and, if asked, is new)."""
     out = Path(out)
     if not out.parent.is_dir():
-        raise FileNotFoundError(f"output folder {out.parent} does not exist; create it first")
+        raise OutputPathError(f"output folder {out.parent} does not exist; create it first")
     if not os.access(out.parent, os.W_OK):
-        raise PermissionError(f"output folder {out.parent} is not writable")
+        raise OutputPathError(f"output folder {out.parent} is not writable")
     if new_folder and out.exists():
-        raise FileExistsError(f"{out} already exists; choose another output folder")
+        raise OutputPathError(f"{out} already exists; choose another output folder")
 
 
 def _write_json(path: Path, obj: dict[str, Any]) -> None:
@@ -312,7 +318,7 @@ def finetune_own(
     seq_len = int(pre.inputs[0].shape[1])
     n_folds = int(dataset_args.get("n_folds", 3))
     if bad := [k for k in fold_ids if not 0 <= k < n_folds]:
-        raise ValueError(f"folds {bad} outside 0..{n_folds - 1}")
+        raise ConfigError(f"folds {bad} outside 0..{n_folds - 1} (the profile's data.n_folds)")
     check_fasta_index(genome)
     check_output(out_dir)
     created = not out_dir.exists()
