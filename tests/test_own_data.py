@@ -113,14 +113,31 @@ def _bed_files(tmp: Path) -> dict[str, Path]:
 
 @pytest.mark.parametrize("chunk_size", [1, 3, 1000])
 def test_bed_chunks_equal_read_bed(tmp_path, chunk_size):
+    """``read_bed(chunk_size=)`` (what predict streams) reads what ``read_bed`` reads."""
     sizes = {"chr1": 100, "chr2": 50}
     for path in _bed_files(tmp_path).values():
-        got = pd.concat(P.iter_bed_chunks(path, chunk_size=chunk_size, chrom_sizes=sizes))
-        ref = read_bed(path, chrom_sizes=sizes, on_duplicate="drop")
+        chunks = list(read_bed(path, chrom_sizes=sizes, on_duplicate="keep", chunk_size=chunk_size))
+        assert [len(c) for c in chunks] == [min(chunk_size, 4 - k) for k in range(0, 4, chunk_size)]
+        got = pd.concat(chunks, ignore_index=True)
+        ref = read_bed(path, chrom_sizes=sizes, on_duplicate="keep")
         assert len(got) == 4  # the duplicate is kept: one output row per BED line
+        pd.testing.assert_frame_equal(got, ref)
         pd.testing.assert_frame_equal(
-            got.drop_duplicates().reset_index(drop=True), ref[["chrom", "start", "end", "name"]]
+            got.drop_duplicates().reset_index(drop=True),
+            read_bed(path, chrom_sizes=sizes, on_duplicate="drop"),
         )
+
+
+def test_bed_chunks_name_the_file_line_of_an_error_in_a_later_chunk(tmp_path):
+    bed = tmp_path / "r.bed"
+    bed.write_text("track name=x\n" + "chr1\t1\t5\n" * 5 + "chr1\t7\t6\n")
+    chunks = read_bed(bed, chunk_size=2, on_duplicate="keep")
+    assert len(next(chunks)) == 2  # nothing past the first chunk is read yet
+    with pytest.raises(ValueError, match=rf"{bed}:7: region chr1:7-6 has end < start"):
+        list(chunks)
+    (tmp_path / "e.bed").write_text("# nothing\n")
+    with pytest.raises(ValueError, match="contains no regions"):
+        next(read_bed(tmp_path / "e.bed", chunk_size=2))
 
 
 def test_extract_windows_matches_brute_force(tmp_path):
@@ -228,7 +245,7 @@ def test_every_own_command_help_is_complete():
             assert action.help, f"{name} {action.option_strings} has no help"
         assert "example:" in text and f"chromtransfer {name}" in text
     assert "recentred on their midpoint" in sub["predict"].format_help()
-    assert "--negatives-from-genome" in sub["finetune"].format_help()
+    assert "--negatives-from-genome" not in sub["finetune"].format_help()  # it did nothing
 
 
 # ------------------------------------------------------------------ the README session
