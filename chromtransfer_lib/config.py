@@ -35,6 +35,9 @@ PROFILE_NAMES: tuple[str, ...] = ("smoke", "quick", "paper")
 DEFAULT_PROFILE = "quick"
 #: What early stopping may watch, and whether lower (``min``) or higher (``max``) is better.
 MONITORS: dict[str, str] = {"val_loss": "min", "val_auroc": "max"}
+#: What attribution differentiates: the output neuron's pre-activation (the book's and the CLI's
+#: default) or the probability (:mod:`chromtransfer_lib.interpret.attribution`).
+ATTRIBUTION_TARGETS: tuple[str, ...] = ("logit", "probability")
 
 
 class ConfigError(InputError, ValueError):

@@ -413,6 +413,9 @@ def test_motifs_needs_attributions_or_a_model_and_regions(base, tmp_path, run):
     result = run("motifs", "--model", base / "model.keras", "--out", tmp_path / "m")
     _assert_error(result, "motifs", "give --attributions DIR, or --model, --genome and --regions")
     (tmp_path / "empty").mkdir()
+    result = run("motifs", "--attributions", tmp_path / "empty", "--regions", base / "regions.bed",
+                 "--out", tmp_path / "m")  # fmt: skip
+    _assert_error(result, "motifs", "give --attributions DIR, or --model, --genome and --regions")
     result = run("motifs", "--attributions", tmp_path / "empty", "--out", tmp_path / "m")
     _assert_error(result, "motifs", "is not an attribution folder (missing regions.tsv")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["empty"]

@@ -78,6 +78,17 @@ def ints(text: str) -> tuple[int, ...]:
         ) from err
 
 
+def positive(text: str) -> int:
+    """A positive integer (chunk and batch sizes)."""
+    try:
+        value = int(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from err
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
 def fraction(text: str) -> float:
     """A number in (0, 1] (p-values, FDR levels)."""
     try:

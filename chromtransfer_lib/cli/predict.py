@@ -18,9 +18,9 @@ from chromtransfer_lib.cli.common import (
     fraction,
     hash_cache,
     pick,
+    positive,
 )
-from chromtransfer_lib.config import DEFAULT_PROFILE, load_profile
-from chromtransfer_lib.interpret.attribution import TARGETS
+from chromtransfer_lib.config import ATTRIBUTION_TARGETS, DEFAULT_PROFILE, load_profile
 
 
 def _model_args(p: argparse.ArgumentParser, *, required: bool = True) -> None:
@@ -43,7 +43,7 @@ def _model_args(p: argparse.ArgumentParser, *, required: bool = True) -> None:
 def _target_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--target",
-        choices=TARGETS,
+        choices=ATTRIBUTION_TARGETS,
         default="logit",
         help="what is differentiated (and what ISM changes): the output neuron's logit "
         "(default, as in the book) or the probability, whose gradient shrinks as p nears 0 or 1",
@@ -90,9 +90,9 @@ def add_predict(sub: argparse._SubParsersAction) -> None:
     _model_args(p)
     p.add_argument("--out", required=True, type=Path, help="output TSV (its folder must exist)")
     p.add_argument(
-        "--chunk-size", type=int, default=50_000, help="regions held in memory (default 50000)"
+        "--chunk-size", type=positive, default=50_000, help="regions held in memory (default 50000)"
     )
-    p.add_argument("--batch-size", type=int, default=512, help="regions per model call")
+    p.add_argument("--batch-size", type=positive, default=512, help="regions per model call")
     p.add_argument(
         "--max-n-fraction",
         type=float,
@@ -149,7 +149,7 @@ def add_attribute(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, type=Path, help="output folder (must not exist)")
     _target_arg(p)
     p.add_argument("--ism", action="store_true", help="also in-silico mutagenesis (slower)")
-    p.add_argument("--batch-size", type=int, default=256, help="sequences per compiled call")
+    p.add_argument("--batch-size", type=positive, default=256, help="sequences per compiled call")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_cmd_attribute)
 
@@ -175,10 +175,10 @@ def motif_settings(args: argparse.Namespace) -> object:
 def _cmd_motifs(args: argparse.Namespace) -> int:
     from chromtransfer_lib.predict import motif_report
 
-    attribute = None
+    attribute, given = None, [x is not None for x in (args.model, args.genome, args.regions)]
+    if not (all(given) if args.attributions is None else not any(given)):
+        raise UsageError("give --attributions DIR, or --model, --genome and --regions")
     if args.attributions is None:
-        if not (args.model and args.genome and args.regions):
-            raise UsageError("give --attributions DIR, or --model, --genome and --regions")
         attribute = {"model": args.model, "genome": args.genome, "regions_bed": args.regions,
                      "target": args.target, "ism": args.ism, "seq_len": args.seq_len}  # fmt: skip
     settings = motif_settings(args)

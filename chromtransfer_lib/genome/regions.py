@@ -96,6 +96,8 @@ def read_bed(
     path = Path(path)
     kw = {"chrom_sizes": chrom_sizes, "on_duplicate": on_duplicate}
     if chunk_size is not None:
+        if chunk_size < 1:
+            raise ValueError(f"chunk_size must be a positive number of regions, got {chunk_size}")
         return _bed_chunks(path, chunk_size, kw)
     text = _read_lines(path)
     keep = [i for i, line in enumerate(text) if _is_data(line)]

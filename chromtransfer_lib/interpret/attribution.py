@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm.auto import tqdm
 
+from chromtransfer_lib.config import ATTRIBUTION_TARGETS
 from chromtransfer_lib.errors import InputError
 from chromtransfer_lib.genome.sequence import N_CODE, one_hot_tensor
 
@@ -111,7 +112,7 @@ def predict_proba(
 #: probability. The sigmoid saturates, so the probability's gradient in a region predicted at
 #: p = 0.999 is ~250× smaller than at p = 0.5 whatever its sequence: pooled over regions, it
 #: ranks sites by how uncertain their region is. The book and the CLI attribute the logit.
-TARGETS = ("logit", "probability")
+TARGETS = ATTRIBUTION_TARGETS
 
 
 class AttributionTargetError(InputError, ValueError):

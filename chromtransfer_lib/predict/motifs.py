@@ -94,7 +94,8 @@ def motif_report(
     """
     out_dir = Path(out_dir)
     if (attributions is None) == (attribute is None):
-        raise MotifInputError("give --attributions DIR, or --model, --genome and --regions")
+        raise MotifInputError("give either attributions (a folder) or attribute (arguments of "
+                              "attribute_regions)")  # fmt: skip
     check_output(out_dir, new_folder=True)
     matrices = _matrices(settings)
     with tempfile.TemporaryDirectory(dir=out_dir.parent, prefix=f".{out_dir.name}.") as tmp:
