@@ -31,8 +31,13 @@ AUTHOR_SPELLING: dict[str, str] = {c: ("HEPG2" if c == "HepG2" else c) for c in 
 UNIVERSAL_NEGATIVE = "Negative"
 
 PROFILE_NAMES: tuple[str, ...] = ("smoke", "quick", "paper")
+#: The profile every command (and the book) uses unless told otherwise.
+DEFAULT_PROFILE = "quick"
 #: What early stopping may watch, and whether lower (``min``) or higher (``max``) is better.
 MONITORS: dict[str, str] = {"val_loss": "min", "val_auroc": "max"}
+#: What attribution differentiates: the output neuron's pre-activation (the book's and the CLI's
+#: default) or the probability (:mod:`chromtransfer_lib.interpret.attribution`).
+ATTRIBUTION_TARGETS: tuple[str, ...] = ("logit", "probability")
 
 
 class ConfigError(InputError, ValueError):
@@ -178,6 +183,8 @@ class InterpretConfig:
     min_sites: int
     fdr: float
     example_regions: int
+    jaspar_release: str
+    """JASPAR release whose CORE vertebrate matrices are scanned (``chromtransfer motifs``)."""
 
 
 @dataclass(frozen=True)

@@ -320,6 +320,56 @@ def test_finetune_positives_with_the_wrong_naming_leave_no_folder(base, tmp_path
     assert not (tmp_path / "model").exists()  # the folder this call created is gone
 
 
+class _Captured(Exception):
+    """Raised by a stand-in fine-tune to hand back the arguments the CLI built."""
+
+
+def test_finetune_negatives_come_from_a_bed_or_else_from_the_genome(
+    base, tmp_path, run, monkeypatch, capsys
+):
+    import chromtransfer_lib.models.own as own
+
+    def fake(out, **kw):
+        raise _Captured(kw)
+
+    monkeypatch.setattr(own, "finetune_own", fake)
+    bed, neg = tmp_path / "peaks.bed", tmp_path / "neg.bed"
+    bed.write_text("chr1\t100\t200\n")
+    neg.write_text("chr1\t1000\t1100\n")
+    with pytest.raises(_Captured) as got:
+        _finetune(run, base, tmp_path, "--positives", bed, "--blacklist", bed)
+    kw = got.value.args[0]  # no --negatives: the library samples genome tiles
+    assert kw["negatives_bed"] is None and kw["blacklist_bed"] == bed
+    assert "negatives_per_positive" not in kw  # the library's default ratio
+    with pytest.raises(_Captured) as got:
+        _finetune(run, base, tmp_path, "--positives", bed, "--negatives", neg)
+    assert got.value.args[0]["negatives_bed"] == neg
+    with pytest.raises(SystemExit) as exit_:  # declared but never read before: now gone
+        _finetune(run, base, tmp_path, "--positives", bed, "--negatives-from-genome")
+    assert exit_.value.code == 2
+    assert "unrecognized arguments: --negatives-from-genome" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("extra", "fragment"),
+    [
+        (("--labels", "L", "--negatives", "N"), "--negatives goes with --positives"),
+        (("--positives", "P", "--negatives", "N", "--blacklist", "P"),
+         "--blacklist shape(s) the negatives sampled from the genome"),
+        (("--labels", "L", "--negatives-per-positive", "2"), "--negatives-per-positive shape(s)"),
+        (("--positives", "P", "--folds", "0,7"), "folds [7] outside 0..2"),
+    ],
+)  # fmt: skip
+def test_finetune_options_that_do_not_go_together(extra, fragment, base, tmp_path, run):
+    files = {"L": tmp_path / "HepG2.csv", "N": tmp_path / "neg.bed", "P": tmp_path / "peaks.bed"}
+    files["L"].write_text("chr1:100-700,HEPG2\nchr1:1000-1600,Negative\n")
+    files["N"].write_text("chr1\t1000\t1100\n")
+    files["P"].write_text("chr1\t100\t200\n")
+    result = _finetune(run, base, tmp_path, *(files.get(x, x) for x in extra))
+    _assert_error(result, "finetune", fragment)
+    assert not (tmp_path / "model").exists()
+
+
 def test_profile_yaml_with_an_unknown_key(base, tmp_path, run):
     from chromtransfer_lib.config import profile_path
 
@@ -357,6 +407,58 @@ def test_unknown_motif_name(base, tmp_path, run):
                  "--out", tmp_path / "m")  # fmt: skip
     _assert_error(result, "motifs", "'NOSUCHTF'")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_motifs_needs_attributions_or_a_model_and_regions(base, tmp_path, run):
+    result = run("motifs", "--model", base / "model.keras", "--out", tmp_path / "m")
+    _assert_error(result, "motifs", "give --attributions DIR, or --model, --genome and --regions")
+    (tmp_path / "empty").mkdir()
+    result = run("motifs", "--attributions", tmp_path / "empty", "--regions", base / "regions.bed",
+                 "--out", tmp_path / "m")  # fmt: skip
+    _assert_error(result, "motifs", "give --attributions DIR, or --model, --genome and --regions")
+    result = run("motifs", "--attributions", tmp_path / "empty", "--out", tmp_path / "m")
+    _assert_error(result, "motifs", "is not an attribution folder (missing regions.tsv")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty"]
+
+
+def test_motifs_with_no_region_above_min_probability(base, tmp_path, run):
+    rc, _, err = run("attribute", "--model", base / "model.keras", "--genome",
+                     base / "genome.fa", "--regions", base / "regions.bed", "--out",
+                     tmp_path / "a", "--quiet")  # fmt: skip
+    assert rc == 0, err
+    result = run("motifs", "--attributions", tmp_path / "a", "--min-probability", "1.5",
+                 "--motifs", "GATA1", "--out", tmp_path / "m")  # fmt: skip
+    _assert_error(result, "motifs", "no region is predicted at probability >= 1.5")
+    assert not (tmp_path / "m").exists()
+
+
+def test_attributing_the_logit_of_a_softmax_model(base, tmp_path, run):
+    from chromtransfer_lib.models.network import build_multiclass_baseline
+
+    net = build_multiclass_baseline(seq_len=L, stem_filters=4, res1_filters=4, res2_filters=4,
+                                    top_filters=4, head_units=(8, 4), random_state=0)  # fmt: skip
+    net.save(tmp_path / "multi.keras")
+    argv = ["attribute", "--model", tmp_path / "multi.keras", "--genome", base / "genome.fa",
+            "--regions", base / "regions.bed", "--quiet"]  # fmt: skip
+    result = run(*argv, "--out", tmp_path / "a")
+    _assert_error(result, "attribute", "is not a sigmoid Dense layer")
+    assert not (tmp_path / "a").exists()
+    assert run(*argv, "--target", "probability", "--out", tmp_path / "b")[0] == 0
+
+
+def test_bootstrap_shard_and_calibration_grid(tmp_path, run, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        run("bootstrap", "--profile", "smoke", "--shard", "2/2")
+    assert exit_.value.code == 2
+    assert "--shard: must look like i/n with 0 <= i < n, got '2/2'" in capsys.readouterr().err
+    _assert_error(run("calibrate", "--grid", tmp_path / "no.yaml"), "calibrate",
+                  f"calibration grid {tmp_path / 'no.yaml'} does not exist")  # fmt: skip
+    grid = tmp_path / "grid.yaml"
+    grid.write_text("base: smoke\nseeds: [1]\nsettings:\n  a: {finetune.bogus: 1}\n")
+    _assert_error(run("calibrate", "--grid", grid, "--out-dir", tmp_path / "cal"), "calibrate",
+                  "override 'finetune.bogus': no key 'bogus' in the profile")  # fmt: skip
+    grid.write_text("base: smoke\nsetings: {}\n")
+    _assert_error(run("calibrate", "--grid", grid), "calibrate", "expected a mapping with a")
 
 
 # ------------------------------------------------------------------ notebook parameters

@@ -123,3 +123,18 @@ def test_profiles_are_frozen_and_hash_stably(tmp_path: Path) -> None:
     path = _write_variant(tmp_path, lambda r: r.update(seed=99))
     assert load_profile(path).config_hash() != a.config_hash()
     assert load_profile(path).config_hash("model") == a.config_hash("model")
+
+
+def test_motif_thresholds_live_in_the_profiles() -> None:
+    """``chromtransfer motifs`` once hard-coded these; the profiles now hold them (the paper's)."""
+    from chromtransfer_lib.config import DEFAULT_PROFILE
+
+    assert DEFAULT_PROFILE in PROFILE_NAMES
+    for name in ("quick", "paper"):
+        ip = load_profile(name).interpret
+        assert (ip.p_value, ip.min_sites, ip.fdr, ip.jaspar_release) == (
+            1e-5,
+            100,
+            1e-3,
+            "JASPAR2022",
+        )

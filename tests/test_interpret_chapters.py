@@ -55,7 +55,13 @@ SELECTION = pd.DataFrame(
     }
 )
 CONFIG = InterpretConfig(
-    max_regions=3, ism_regions=2, p_value=1e-5, min_sites=2, fdr=0.05, example_regions=1
+    max_regions=3,
+    ism_regions=2,
+    p_value=1e-5,
+    min_sites=2,
+    fdr=0.05,
+    example_regions=1,
+    jaspar_release="JASPAR2022",
 )
 
 

@@ -388,7 +388,10 @@ def test_file_key_follows_content(tmp_path) -> None:
 
 def _scan_ctx(tmp_path):
     return SimpleNamespace(
-        run_dir=tmp_path, profile=SimpleNamespace(interpret=SimpleNamespace(p_value=1e-4))
+        run_dir=tmp_path,
+        profile=SimpleNamespace(
+            interpret=SimpleNamespace(p_value=1e-4, jaspar_release="JASPAR2022")
+        ),
     )
 
 
@@ -493,14 +496,14 @@ def test_logit_model_shares_weights_and_rescales_probability_gradients() -> None
     import keras
 
     from chromtransfer_lib.data.pipeline import predict_proba
-    from chromtransfer_lib.interpret.attribution import grad_x_input
+    from chromtransfer_lib.interpret.attribution import grad_x_input, logit_model
 
     keras.utils.set_random_seed(0)
     x = keras.Input((30, 4))
     h = keras.layers.Dense(3, activation="relu")(keras.layers.Flatten()(x))
     model = keras.Model(x, keras.layers.Dense(1, activation="sigmoid")(h))
     codes = np.random.default_rng(0).integers(0, 4, (6, 30)).astype(np.uint8)
-    logits = cache.logit_model(model)
+    logits = logit_model(model)
     p = predict_proba(model, codes)
     z = predict_proba(logits, codes)
     np.testing.assert_allclose(1 / (1 + np.exp(-z)), p, rtol=1e-5, atol=1e-6)
@@ -509,7 +512,7 @@ def test_logit_model_shares_weights_and_rescales_probability_gradients() -> None
     np.testing.assert_allclose(g_p, (p * (1 - p))[:, None] * g_z, rtol=1e-4, atol=1e-7)
     softmax = keras.Model(x, keras.layers.Dense(3, activation="softmax")(h))
     with pytest.raises(ValueError, match="sigmoid"):
-        cache.logit_model(softmax)
+        logit_model(softmax)
 
 
 def test_saturation_bins_group_regions_by_probability() -> None:

@@ -30,7 +30,7 @@ import pandas as pd
 import yaml
 
 from chromtransfer_lib.book import claims
-from chromtransfer_lib.config import CELL_LINES, load_profile, profile_path
+from chromtransfer_lib.config import CELL_LINES, ConfigError, load_profile, profile_path
 from chromtransfer_lib.fileio import atomic_path
 
 log = logging.getLogger(__name__)
@@ -51,13 +51,18 @@ CALIBRATION_COLUMNS = (
 )
 
 
+class OverrideError(ConfigError, KeyError):
+    """A calibration grid overrides a profile key that does not exist."""
+
+
 def apply_overrides(raw: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
     """A deep copy of a profile mapping with dotted-key overrides applied.
 
     Raises
     ------
-    KeyError
-        If a dotted key does not exist in the profile (typos must not pass silently).
+    OverrideError
+        A ``KeyError``: a dotted key does not exist in the profile (typos must not pass
+        silently).
     """
     out = copy.deepcopy(dict(raw))
     for dotted, value in overrides.items():
@@ -65,10 +70,10 @@ def apply_overrides(raw: Mapping[str, Any], overrides: Mapping[str, Any]) -> dic
         parts = dotted.split(".")
         for part in parts[:-1]:
             if part not in node or not isinstance(node[part], dict):
-                raise KeyError(f"override {dotted!r}: no section {part!r} in the profile")
+                raise OverrideError(f"override {dotted!r}: no section {part!r} in the profile")
             node = node[part]
         if parts[-1] not in node:
-            raise KeyError(f"override {dotted!r}: no key {parts[-1]!r} in the profile")
+            raise OverrideError(f"override {dotted!r}: no key {parts[-1]!r} in the profile")
         node[parts[-1]] = value
     return out
 

@@ -35,6 +35,7 @@ from chromtransfer_lib.book.interpret_regions import (
     union_regions,
 )
 from chromtransfer_lib.fileio import atomic_path, cache_key, sha256_file
+from chromtransfer_lib.interpret.attribution import target_model
 
 # --- cache --------------------------------------------------------------------------------------
 
@@ -149,35 +150,6 @@ def ensure_region_set(
 # --- attributions, scan, ISM --------------------------------------------------------------------
 
 
-def logit_model(model: object) -> object:
-    """The model up to the pre-activation of its sigmoid output neuron (the logit).
-
-    A new Keras model sharing every layer of ``model`` but the last, which is replaced by a
-    linear copy with the same weights, so ``sigmoid(logit_model(x)) == model(x)``.
-    """
-    import keras
-
-    out = model.layers[-1]
-    if getattr(getattr(out, "activation", None), "__name__", "") != "sigmoid":
-        raise ValueError(
-            f"{model.name}: the last layer {out.name!r} is not a sigmoid Dense layer; logits are "
-            "defined for the binary models only (use the probability for the multiclass model)"
-        )
-    linear = keras.layers.Dense(out.units, activation=None, dtype="float32", name="logit")
-    logit = linear(out.input)
-    linear.set_weights(out.get_weights())
-    return keras.Model(model.inputs, logit, name=f"{model.name}_logit")
-
-
-#: What gradient × input differentiates: the output neuron's pre-activation, or the probability.
-TARGETS = ("logit", "probability")
-
-
-def _check_target(target: str) -> None:
-    if target not in TARGETS:
-        raise ValueError(f"target must be one of {TARGETS}, got {target!r}")
-
-
 def ensure_attributions(
     ctx: stages.RunContext,
     models: InterpretModels,
@@ -202,14 +174,13 @@ def ensure_attributions(
     from chromtransfer_lib.data.pipeline import predict_proba
     from chromtransfer_lib.interpret.attribution import grad_x_input
 
-    _check_target(target)
     gxi, proba = {}, {}
     for name in only or list(models.models):
         model = models.models[name]
         key = f"{target}-{file_key(models.paths[name])}-{regions.key}"
         path = _cache_dir(ctx) / f"gxi-{key}.npz"
         if not path.is_file():
-            attributed = logit_model(model) if target == "logit" else model
+            attributed = target_model(model, target=target)
             g = grad_x_input(attributed, regions.codes, verbose=ctx.progress)
             p = predict_proba(model, regions.codes)
             with atomic_path(path) as tmp:
@@ -227,12 +198,14 @@ class Scan(NamedTuple):
     n_matrices: int
 
 
-def ensure_scan(ctx: stages.RunContext, regions: RegionSet, *, release: str = "JASPAR2022") -> Scan:
-    """Scan every CORE vertebrate matrix of ``release`` at ``interpret.p_value`` (cached)."""
+def ensure_scan(ctx: stages.RunContext, regions: RegionSet) -> Scan:
+    """Scan every CORE vertebrate matrix of the profile's ``interpret.jaspar_release`` at
+    ``interpret.p_value`` (cached)."""
     from chromtransfer_lib.genome.jaspar import load_jaspar
     from chromtransfer_lib.interpret.scan import prepare_motifs, scan_motifs
 
     p = ctx.profile.interpret.p_value
+    release = ctx.profile.interpret.jaspar_release
     key = cache_key({"release": release, "p_value": p})
     folder = _cache_dir(ctx) / f"scan-{regions.key}-{key}"
     matrices = load_jaspar(release=release, collection="CORE", tax_group="vertebrates")
@@ -265,13 +238,12 @@ def ensure_ism(
     """
     from chromtransfer_lib.interpret.attribution import in_silico_mutagenesis
 
-    _check_target(target)
     rows = np.asarray(rows, dtype=np.int64)
     key = f"{target}-{file_key(models.paths[model])}-{regions.key}-{cache_key(rows.tolist())}"
     path = _cache_dir(ctx) / f"ism-{key}.npz"
     if not path.is_file():
         net = models.models[model]
-        net = logit_model(net) if target == "logit" else net
+        net = target_model(net, target=target)
         res = in_silico_mutagenesis(net, regions.codes[rows], verbose=ctx.progress)
         with atomic_path(path) as tmp:
             np.savez(tmp, delta=res.delta)

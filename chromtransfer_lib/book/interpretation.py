@@ -43,6 +43,7 @@ from chromtransfer_lib.book.interpret_cache import (
 from chromtransfer_lib.book.interpret_regions import RegionSet, pick_rows
 from chromtransfer_lib.book.interpret_truth import planted_in_windows, world_drivers
 from chromtransfer_lib.config import InterpretConfig
+from chromtransfer_lib.interpret.attribution import TARGETS, logit_model  # noqa: F401 (re-exported)
 
 
 @dataclass(frozen=True)

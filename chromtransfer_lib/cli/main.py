@@ -1,7 +1,9 @@
 """``chromtransfer`` — the book's stages from a terminal.
 
 Each sub-command is a thin wrapper over library functions; ``chromtransfer <cmd> --help``
-documents every option.
+documents every option. Bad input (a :class:`chromtransfer_lib.errors.InputError`) is printed
+as one line, ``chromtransfer <cmd>: error: <message>``, with exit status 2; any other exception
+is a bug and keeps its traceback (ARCHITECTURE.md, "Errors").
 """
 
 from __future__ import annotations
@@ -14,6 +16,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from chromtransfer_lib import __version__
+from chromtransfer_lib.cli.common import add_profile_option
+from chromtransfer_lib.config import DEFAULT_PROFILE
+from chromtransfer_lib.errors import InputError
 
 log = logging.getLogger("chromtransfer")
 
@@ -122,14 +127,7 @@ def _cmd_bootstrap(args: argparse.Namespace) -> int:
     from chromtransfer_lib.book import stages
     from chromtransfer_lib.models.grids import bootstrap_table, collect_units
 
-    try:
-        i, n = (int(x) for x in args.shard.split("/"))
-        if not 0 <= i < n:
-            raise ValueError
-    except ValueError:
-        raise ValueError(
-            f"--shard must look like i/n with 0 <= i < n, got {args.shard!r}"
-        ) from None
+    i, n = args.shard
     ctx = stages.RunContext.create(args.profile, args.run_dir)
     datasets = stages.ensure_datasets(ctx, stages.ensure_world(ctx))
     pre = stages.ensure_pretrained(ctx, datasets)
@@ -142,6 +140,17 @@ def _cmd_bootstrap(args: argparse.Namespace) -> int:
     return 0
 
 
+def _shard(text: str) -> tuple[int, int]:
+    """``i/n`` → ``(i, n)`` with ``0 <= i < n``."""
+    try:
+        i, n = (int(x) for x in text.split("/"))
+    except ValueError:
+        i, n = -1, 0
+    if not 0 <= i < n:
+        raise argparse.ArgumentTypeError(f"must look like i/n with 0 <= i < n, got {text!r}")
+    return i, n
+
+
 def _add_bootstrap(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "bootstrap",
@@ -151,11 +160,14 @@ def _add_bootstrap(sub: argparse._SubParsersAction) -> None:
         "a killed run continues. --shard i/n runs every n-th unit (job arrays, several "
         "processes). Builds the world, datasets and pre-trained model first if missing.",
     )
-    p.add_argument(
-        "--profile", default="quick", help="smoke | quick | paper | path/to/profile.yaml"
-    )
+    add_profile_option(p, role="the grid, recipe and world")
     p.add_argument("--run-dir", type=Path, default=None, help="artifacts folder (runs/<profile>)")
-    p.add_argument("--shard", default="0/1", help="i/n: run units i, i+n, i+2n, ... (default 0/1)")
+    p.add_argument(
+        "--shard",
+        type=_shard,
+        default=(0, 1),
+        help="i/n: run units i, i+n, i+2n, ... (default 0/1)",
+    )
     p.set_defaults(func=_cmd_bootstrap)
 
 
@@ -167,23 +179,31 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
         calibration_table,
         run_calibration,
     )
+    from chromtransfer_lib.config import ConfigError
 
-    grid = yaml.safe_load(args.grid.read_text())
+    if not args.grid.is_file():
+        raise ConfigError(f"calibration grid {args.grid} does not exist")
+    try:
+        grid = yaml.safe_load(args.grid.read_text())
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{args.grid}: not valid YAML: {err}") from err
+    if not isinstance(grid, dict) or not isinstance(grid.get("settings"), dict):
+        raise ConfigError(f"{args.grid}: expected a mapping with a 'settings' mapping")
     unknown = set(grid) - {"base", "out_dir", "seeds", "settings"}
     if unknown:
-        raise ValueError(f"{args.grid}: unknown key(s) {sorted(unknown)}")
+        raise ConfigError(f"{args.grid}: unknown key(s) {sorted(unknown)}")
     settings = grid["settings"]
     if args.setting:
         missing = set(args.setting) - set(settings)
         if missing:
-            raise ValueError(f"{args.grid}: no setting(s) {sorted(missing)}")
+            raise ConfigError(f"{args.grid}: no setting(s) {sorted(missing)}")
         settings = {k: settings[k] for k in args.setting}
     out_dir = Path(args.out_dir or grid.get("out_dir", "experiments/calibration"))
     runs = run_calibration(
         settings,
         seeds=args.seeds or grid.get("seeds", [1]),
         out_dir=out_dir,
-        base=grid.get("base", "quick"),
+        base=grid.get("base", DEFAULT_PROFILE),
     )
     cols = ["setting", "status", *CALIBRATION_COLUMNS]
     print(runs[[c for c in cols if c in runs]].round(3).to_string(index=False))
@@ -219,9 +239,7 @@ def _add_book(sub: argparse._SubParsersAction) -> None:
         help="run every chapter with papermill and build the HTML book",
         description="Execute notebooks/NN_*.py at a profile and render the book into _build/html.",
     )
-    p.add_argument(
-        "--profile", default="quick", help="smoke | quick | paper | path/to/profile.yaml"
-    )
+    add_profile_option(p, role="the sizes and recipes of every stage")
     p.add_argument("--run-dir", type=Path, default=None, help="artifacts folder (runs/<profile>)")
     p.add_argument(
         "--chapter", action="append", help="run only this chapter (e.g. 03 or 03_finetuning)"
@@ -233,7 +251,12 @@ def _add_book(sub: argparse._SubParsersAction) -> None:
 
 def _add_profile(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("profile", help="print a resolved profile as JSON")
-    p.add_argument("profile", help="smoke | quick | paper | path/to/profile.yaml")
+    p.add_argument(
+        "profile",
+        nargs="?",
+        default=DEFAULT_PROFILE,
+        help=f"smoke | quick | paper | path/to/profile.yaml (default: {DEFAULT_PROFILE})",
+    )
     p.set_defaults(func=_cmd_profile)
 
 
@@ -264,14 +287,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         datefmt="%H:%M:%S",
     )
-    from chromtransfer_lib.book.runner import BookError
-    from chromtransfer_lib.config import ConfigError
-
     try:
         return args.func(args)
-    except (ConfigError, BookError, OSError, ValueError) as err:
-        print(f"chromtransfer {args.command}: error: {err}", file=sys.stderr)
+    except InputError as err:  # bad input: one line; anything else is a bug (traceback)
+        print(f"chromtransfer {args.command}: error: {_message(err)}", file=sys.stderr)
         return 2
+
+
+def _message(err: InputError) -> str:
+    """The error's message (a ``KeyError`` would print it quoted)."""
+    if isinstance(err, KeyError) and len(err.args) == 1:
+        return str(err.args[0])
+    return str(err)
 
 
 if __name__ == "__main__":  # pragma: no cover

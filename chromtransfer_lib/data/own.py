@@ -47,6 +47,7 @@ from chromtransfer_lib.data.steps import (
     sample_genome_negatives,
     write_codes,
 )
+from chromtransfer_lib.errors import InputError
 from chromtransfer_lib.genome.regions import (
     COLS,
     RegionError,
@@ -136,15 +137,19 @@ def _temp_for(out: Path) -> Path:
     return out.with_name(f".{out.name}.{os.getpid()}.tmp")
 
 
+class OutputPathError(InputError, OSError):
+    """An output path cannot be written: its folder is missing or read-only, or it exists."""
+
+
 def check_output(out: str | Path, *, new_folder: bool = False) -> None:
-    """Raise a clear ``OSError`` unless ``out`` can be written (and, if asked, does not exist)."""
+    """Raise :class:`OutputPathError` unless ``out`` can be written (and, if asked, is new)."""
     out = Path(out)
     if not out.parent.is_dir():
-        raise FileNotFoundError(f"output folder {out.parent} does not exist; create it first")
+        raise OutputPathError(f"output folder {out.parent} does not exist; create it first")
     if not os.access(out.parent, os.W_OK):
-        raise PermissionError(f"output folder {out.parent} is not writable")
+        raise OutputPathError(f"output folder {out.parent} is not writable")
     if new_folder and out.exists():
-        raise FileExistsError(f"{out} already exists; choose another output folder")
+        raise OutputPathError(f"{out} already exists; choose another output folder")
 
 
 def header_lines(prov: Mapping[str, Any], title: str) -> str:

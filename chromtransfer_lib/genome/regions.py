@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import gzip
 import io
+import itertools
 import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import bioframe
@@ -45,42 +46,51 @@ class RegionError(InputError, ValueError):
     """A region file or table is malformed: the message names the file, line and value."""
 
 
-def _read_lines(path: Path) -> list[str]:
+def _open_text(path: Path):
+    """``path`` opened as text (gzip or plain; universal newlines, bad bytes replaced)."""
     if not path.is_file():
         raise RegionError(f"{path}: file does not exist")
     with open(path, "rb") as fh:
         gz = fh.read(2) == b"\x1f\x8b"
     opener = gzip.open if gz else open
-    with opener(path, "rt", encoding="utf-8", errors="replace", newline=None) as fh:
+    return opener(path, "rt", encoding="utf-8", errors="replace", newline=None)
+
+
+def _open_text(path: Path):
+    """``path`` opened as text (gzip or plain; universal newlines, bad bytes replaced)."""
+    if not path.is_file():
+        raise RegionError(f"{path}: file does not exist")
+    with open(path, "rb") as fh:
+        gz = fh.read(2) == b"\x1f\x8b"
+    opener = gzip.open if gz else open
+    return opener(path, "rt", encoding="utf-8", errors="replace", newline=None)
+
+
+def _read_lines(path: Path) -> list[str]:
+    with _open_text(path) as fh:
         return fh.read().splitlines()
 
 
-def _data_rows(path: Path, start_col: int) -> tuple[list[str], np.ndarray]:
-    """Tab-separated data rows of a BED-like file and their 1-based line numbers.
+def _data_lines(fh: Iterable[str], start_col: int) -> Iterator[tuple[int, str]]:
+    """``(line number, line)`` of each data row of a BED-like file, in file order.
 
-    Skips blank, ``#``, ``track`` and ``browser`` lines and a header row (one whose
-    ``start_col`` field is not an integer); whitespace-separated files are turned into tabs.
+    Skips blank, ``#``, ``track`` and ``browser`` lines and a header row (a first data line
+    whose ``start_col`` field is not an integer).
     """
-    text = _read_lines(path)
-    keep = [
-        i
-        for i, line in enumerate(text)
-        if line.strip() and not line.startswith(("#", "track", "browser"))
-    ]
-    if keep:  # a header row such as "chrom start end" (non-integer start column)
-        first = text[keep[0]].split("\t") if "\t" in text[keep[0]] else text[keep[0]].split()
-        if (
-            len(first) >= max(3, start_col + 1)
-            and not first[start_col].strip().lstrip("-").isdigit()
-        ):
-            keep = keep[1:]
-    if not keep:
-        raise RegionError(f"{path}: the file contains no regions")
-    if "\t" in text[keep[0]]:
-        rows = [text[i] for i in keep]
-    else:  # whitespace-separated
-        rows = ["\t".join(text[i].split()) for i in keep]
-    return rows, np.asarray(keep) + 1
+    first = True
+    for no, raw in enumerate(fh, start=1):
+        line = raw.rstrip("\r\n")
+        if not line.strip() or line.startswith(("#", "track", "browser")):
+            continue
+        if first:
+            first = False
+            fields = line.split("\t") if "\t" in line else line.split()
+            if (
+                len(fields) >= max(3, start_col + 1)
+                and not fields[start_col].strip().lstrip("-").isdigit()
+            ):
+                continue
+        yield no, line
 
 
 def _table(path: Path, rows: list[str], lines: np.ndarray, columns: Sequence[str] | None):
@@ -116,14 +126,35 @@ def _table(path: Path, rows: list[str], lines: np.ndarray, columns: Sequence[str
     return df.iloc[:, :width].set_axis([*COLS, "name", "score", "strand"][:width], axis=1)
 
 
+def _parse_rows(
+    path: Path, pairs: list[tuple[int, str]], columns: Sequence[str] | None, **validate
+) -> pd.DataFrame:
+    """Data rows ``(line number, line)`` of a BED-like file → a validated region table."""
+    lines = np.array([no for no, _ in pairs])
+    rows = [line for _, line in pairs]
+    if "\t" not in rows[0]:  # whitespace-separated
+        rows = ["\t".join(r.split()) for r in rows]
+    df = _table(path, rows, lines, columns)
+    df["chrom"] = df["chrom"].str.strip()
+    for col in ("start", "end"):
+        num = pd.to_numeric(df[col].str.strip(), errors="coerce")
+        bad = np.flatnonzero(num.isna().to_numpy() | (num % 1 != 0).to_numpy())
+        if bad.size:
+            i = int(bad[0])
+            raise RegionError(f"{path}:{lines[i]}: {col} {df[col].iloc[i]!r} is not an integer")
+        df[col] = num.astype(np.int64)
+    return validate_regions(df, source=str(path), lines=lines, **validate)
+
+
 def read_bed(
     path: str | Path,
     *,
     chrom_sizes: Mapping[str, int] | None = None,
     on_duplicate: str = "error",
     columns: Sequence[str] | None = None,
-) -> pd.DataFrame:
-    """Read a BED file (plain or gzip) into a region table.
+    chunk_size: int | None = None,
+) -> pd.DataFrame | Iterator[pd.DataFrame]:
+    """Read a BED file (plain or gzip) into a region table, or stream it in chunks.
 
     Parameters
     ----------
@@ -132,11 +163,15 @@ def read_bed(
     chrom_sizes
         If given, chromosomes and end coordinates are checked against it.
     on_duplicate
-        ``"error"`` (default) or ``"drop"`` (keep the first copy, log the count).
+        ``"error"`` (default), ``"drop"`` (keep the first copy, log the count) or ``"keep"``.
     columns
         Names of every column of a BED-like table whose columns are not BED's (e.g. UCSC's
         ``gap.txt``: ``bin, chrom, start, end, …``); must include ``chrom, start, end``, and
         every row must have exactly this many columns. Default: BED's.
+    chunk_size
+        If given, return an iterator of tables of at most ``chunk_size`` regions in file order
+        (as :func:`pandas.read_csv` does with ``chunksize``); only one chunk is held at a
+        time, and duplicates are looked for within a chunk.
 
     Returns
     -------
@@ -154,19 +189,31 @@ def read_bed(
     path = Path(path)
     if columns is not None and not set(COLS) <= set(columns):
         raise ValueError(f"columns {tuple(columns)} must include {tuple(COLS)}")
-    rows, lines = _data_rows(path, list(columns).index("start") if columns else 1)
-    df = _table(path, rows, lines, columns)
-    df["chrom"] = df["chrom"].str.strip()
-    for col in ("start", "end"):
-        num = pd.to_numeric(df[col].str.strip(), errors="coerce")
-        bad = np.flatnonzero(num.isna().to_numpy() | (num % 1 != 0).to_numpy())
-        if bad.size:
-            i = int(bad[0])
-            raise RegionError(f"{path}:{lines[i]}: {col} {df[col].iloc[i]!r} is not an integer")
-        df[col] = num.astype(np.int64)
-    return validate_regions(
-        df, chrom_sizes=chrom_sizes, source=str(path), lines=lines, on_duplicate=on_duplicate
-    )
+    start_col = list(columns).index("start") if columns else 1
+    kw = {"chrom_sizes": chrom_sizes, "on_duplicate": on_duplicate}
+    if chunk_size is not None:
+        if chunk_size < 1:
+            raise ValueError(f"chunk_size must be a positive number of regions, got {chunk_size}")
+        return _bed_chunks(path, chunk_size, start_col, columns, kw)
+    with _open_text(path) as fh:
+        pairs = list(_data_lines(fh, start_col))
+    if not pairs:
+        raise RegionError(f"{path}: the file contains no regions")
+    return _parse_rows(path, pairs, columns, **kw)
+
+
+def _bed_chunks(
+    path: Path, chunk_size: int, start_col: int, columns: Sequence[str] | None, kw: dict
+) -> Iterator[pd.DataFrame]:
+    """:func:`read_bed` with ``chunk_size``: the file is read line by line."""
+    with _open_text(path) as fh:
+        rows = _data_lines(fh, start_col)
+        n_chunks = 0
+        while chunk := list(itertools.islice(rows, chunk_size)):
+            n_chunks += 1
+            yield _parse_rows(path, chunk, columns, **kw)
+    if n_chunks == 0:
+        raise RegionError(f"{path}: the file contains no regions")
 
 
 def canonical_cell_line(name: str) -> str:
@@ -316,10 +363,11 @@ def validate_regions(
             f"{source}: {int(dup.sum())} duplicate regions, first at {where(i)}: "
             f"{regions['chrom'].iloc[i]}:{s[i]}-{e[i]}"
         )
-        if on_duplicate != "drop":
+        if on_duplicate == "drop":
+            log.warning("%s; dropped (the first copy is kept)", msg)
+            regions = regions[~dup]
+        elif on_duplicate != "keep":
             raise RegionError(msg + "; remove them or pass on_duplicate='drop'")
-        log.warning("%s; dropped (the first copy is kept)", msg)
-        regions = regions[~dup]
     return regions.reset_index(drop=True)
 
 

@@ -18,6 +18,9 @@ compiled prediction.
   of a position is the signed change ``p(mutant) - p(reference)`` of the alternative with the
   largest absolute change; negative = the base supports a positive prediction. At ``N``
   positions nothing is mutated and the delta is NaN.
+* **Target**: both attribute whatever the model outputs; :func:`target_model` gives the model
+  of the output neuron's pre-activation (the logit, the default of the book and the CLI) or
+  the probability model itself (:data:`TARGETS`).
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm.auto import tqdm
 
+from chromtransfer_lib.config import ATTRIBUTION_TARGETS
+from chromtransfer_lib.errors import InputError
 from chromtransfer_lib.genome.sequence import N_CODE, one_hot_tensor
 
 logger = logging.getLogger(__name__)
@@ -91,6 +96,48 @@ def _reference_output(model, codes: np.ndarray, *, batch_size: int, output_index
     padded = np.concatenate([codes[:last], _pad(codes[last:], batch_size)]) if last < n else codes
     out = predict_proba(model, padded, batch_size=batch_size)[:n]
     return np.ascontiguousarray(out if out.ndim == 1 else out[:, output_index], dtype=np.float32)
+
+
+#: What gradient × input and ISM differentiate: the output neuron's pre-activation, or the
+#: probability. The sigmoid saturates, so the probability's gradient in a region predicted at
+#: p = 0.999 is ~250× smaller than at p = 0.5 whatever its sequence: pooled over regions, it
+#: ranks sites by how uncertain their region is. The book and the CLI attribute the logit.
+TARGETS = ATTRIBUTION_TARGETS
+
+
+class AttributionTargetError(InputError, ValueError):
+    """The requested attribution target does not exist for this model."""
+
+
+def logit_model(model):
+    """The model up to the pre-activation of its sigmoid output neuron (the logit).
+
+    A new Keras model sharing every layer of ``model`` but the last, which is replaced by a
+    linear copy with the same weights, so ``sigmoid(logit_model(x)) == model(x)``.
+    """
+    import keras
+
+    out = model.layers[-1]
+    if getattr(getattr(out, "activation", None), "__name__", "") != "sigmoid":
+        raise AttributionTargetError(
+            f"{model.name}: the last layer {out.name!r} is not a sigmoid Dense layer; logits are "
+            "defined for the binary models only (use the probability for the multiclass model)"
+        )
+    linear = keras.layers.Dense(out.units, activation=None, dtype="float32", name="logit")
+    logit = linear(out.input)
+    linear.set_weights(out.get_weights())
+    return keras.Model(model.inputs, logit, name=f"{model.name}_logit")
+
+
+def target_model(model, *, target: str = "logit"):
+    """The model whose output is attributed: :func:`logit_model` or ``model`` itself.
+
+    ``target`` is one of :data:`TARGETS`; pass the result to :func:`grad_x_input` or
+    :func:`in_silico_mutagenesis`.
+    """
+    if target not in TARGETS:
+        raise AttributionTargetError(f"target must be one of {TARGETS}, got {target!r}")
+    return logit_model(model) if target == "logit" else model
 
 
 def positive_predictions(probs: np.ndarray, *, threshold: float = 0.5) -> np.ndarray:

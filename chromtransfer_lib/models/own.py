@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from chromtransfer_lib.config import ConfigError
 from chromtransfer_lib.data.artifacts import Dataset, DatasetInfo, load_dataset
 from chromtransfer_lib.data.own import (
     OWN_NEGATIVES,
@@ -73,7 +74,7 @@ def _own_dataset(
     a folder this call created is removed again if that fails (nothing trained yet)."""
     inputs, spec, negatives = own_dataset_options(**options)
     if bad := [k for k in fold_ids if not 0 <= k < spec.n_folds]:
-        raise ValueError(f"folds {bad} outside 0..{spec.n_folds - 1}")
+        raise ConfigError(f"folds {bad} outside 0..{spec.n_folds - 1} (the profile's data.n_folds)")
     check_fasta_index(inputs.genome)
     check_output(out_dir)
     created = not out_dir.exists()

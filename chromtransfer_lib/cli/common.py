@@ -1,0 +1,104 @@
+"""What the sub-commands share: the help formatter, the ``--profile`` option, small types.
+
+See ARCHITECTURE.md for the layers.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TypeVar
+
+from chromtransfer_lib.config import DEFAULT_PROFILE, PROFILE_NAMES
+from chromtransfer_lib.errors import InputError
+
+T = TypeVar("T")
+
+RECENTRE = (
+    "Regions of any width are recentred on their midpoint to the model's input length L "
+    "(window start = (start + end) // 2 - L // 2); window bases beyond a chromosome end are N. "
+    "BED files may be gzip-compressed and may hold track/browser/# lines, a header row and "
+    "CRLF line ends; FASTA may be plain or bgzip (a .fai index is built beside it if missing). "
+    "Lowercase (soft-masked) bases are read as upper case, IUPAC ambiguity letters as N."
+)
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """Wraps each paragraph (blank-line separated) on its own; indented lines stay as written."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        parts = []
+        for para in text.split("\n\n"):
+            if para.startswith(" ") or "\n " in para:
+                parts.append("\n".join(indent + line for line in para.splitlines()))
+            else:
+                parts.append(super()._fill_text(para, width, indent))
+        return "\n\n".join(parts)
+
+
+def add_profile_option(p: argparse.ArgumentParser, *, role: str) -> None:
+    """``--profile`` with the one default of every sub-command (:data:`.config.DEFAULT_PROFILE`)."""
+    p.add_argument(
+        "--profile",
+        default=DEFAULT_PROFILE,
+        help=f"{' | '.join(PROFILE_NAMES)} | path/to/profile.yaml: {role} "
+        f"(default: {DEFAULT_PROFILE})",
+    )
+
+
+def pick(value: T | None, default: T) -> T:
+    """A command-line override, or the profile's value when the option was not given."""
+    return default if value is None else value
+
+
+def hash_cache() -> Path | None:
+    """sha256 cache in the data cache folder ($CHROMTRANSFER_DATA), if it can be written."""
+    from chromtransfer_lib.data.manifest import resolve_cache_dir
+
+    try:
+        folder = resolve_cache_dir()
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    return folder / "sha256-cache.json"
+
+
+def chroms(text: str) -> tuple[str, ...]:
+    """``chr2,chr3`` → ``("chr2", "chr3")``."""
+    return tuple(c.strip() for c in text.split(",") if c.strip())
+
+
+def ints(text: str) -> tuple[int, ...]:
+    """``0,1,2`` → ``(0, 1, 2)``."""
+    try:
+        return tuple(int(c) for c in text.split(",") if c.strip())
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated integers, got {text!r}"
+        ) from err
+
+
+def positive(text: str) -> int:
+    """A positive integer (chunk and batch sizes)."""
+    try:
+        value = int(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from err
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def fraction(text: str) -> float:
+    """A number in (0, 1] (p-values, FDR levels)."""
+    try:
+        value = float(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from err
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1], got {text!r}")
+    return value
+
+
+class UsageError(InputError, ValueError):
+    """Command-line options that do not go together (exit status 2, like argparse's errors)."""
