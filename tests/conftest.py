@@ -44,6 +44,24 @@ def copy_book() -> Callable[[Path], Path]:
     return copy_book_sources
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Group tests for pytest-xdist (``make test`` runs ``-n auto --dist loadgroup``).
+
+    The smoke book's tests share one worker, so the book is built once: a test that asks for
+    the ``smoke_book`` fixture, or is marked ``smoke_book`` because it asks for it only at run
+    time. Every other test runs in the worker of its module, so a module's fixtures (a world,
+    a trained model) are built once too.
+    """
+    for item in items:
+        if "smoke_book" in getattr(item, "fixturenames", ()) or item.get_closest_marker(
+            "smoke_book"
+        ):
+            group = "smoke_book"
+        else:
+            group = item.module.__name__ if item.module is not None else item.nodeid
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
 @dataclass(frozen=True)
 class SmokeBook:
     root: Path

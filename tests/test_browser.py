@@ -157,6 +157,7 @@ def test_not_a_browser_is_a_browser_error(tmp_path: Path) -> None:
 
 
 @pytest.mark.notebook
+@pytest.mark.smoke_book
 def test_smoke_book_in_browser(chromium: Path, request: pytest.FixtureRequest) -> None:
     book = request.getfixturevalue("smoke_book")  # build only once Chromium is known to exist
     chapters = [c.name for c in book.result.chapters]

@@ -27,7 +27,8 @@ from chromtransfer_lib import predict as P
 from chromtransfer_lib.config import load_profile
 from chromtransfer_lib.data import own as O
 from chromtransfer_lib.data.datasets import DatasetSpec
-from chromtransfer_lib.genome.regions import read_bed, read_label_file
+from chromtransfer_lib.genome.labels import read_label_file
+from chromtransfer_lib.genome.regions import read_bed
 from chromtransfer_lib.genome.sequence import chrom_sizes, encode_sequences, one_hot
 
 ROOT = Path(__file__).resolve().parent.parent

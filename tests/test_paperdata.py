@@ -12,7 +12,8 @@ from Bio import bgzf
 
 from chromtransfer_lib.config import AUTHOR_SPELLING, CELL_LINES, UNIVERSAL_NEGATIVE
 from chromtransfer_lib.data import paper as pdm
-from chromtransfer_lib.genome.regions import RegionError, read_label_file
+from chromtransfer_lib.genome.labels import read_label_file
+from chromtransfer_lib.genome.regions import RegionError
 
 GAP_TXT = (
     "585\tchr1\t0\t10000\t1\tN\t10000\ttelomere\tno\n"

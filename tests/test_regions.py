@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from chromtransfer_lib.genome import labels as lb
 from chromtransfer_lib.genome import regions as rg
 from chromtransfer_lib.genome import splits as sp
 from chromtransfer_lib.genome.regions import RegionError
@@ -91,7 +92,7 @@ LABELS = "chr1:100-700,HEPG2\nchr1:800-1400,HEPG2_NEG\nchr2:0-600,Negative\nchr1
 
 def test_read_label_file_authors_format(tmp_path):
     path = write(tmp_path / "HEPG2.csv", LABELS, crlf=True)
-    df = rg.read_label_file(path, chrom_sizes=SIZES)  # cell line from the file name
+    df = lb.read_label_file(path, chrom_sizes=SIZES)  # cell line from the file name
     assert df.to_dict("list") == {
         "chrom": ["chr1", "chr1", "chr2", "chr1"],
         "start": [100, 800, 0, 2000],
@@ -100,30 +101,30 @@ def test_read_label_file_authors_format(tmp_path):
         "y": [1, 0, 0, 1],
     }
     assert ((df["end"] - df["start"]) == 600).all()  # coordinates taken as written
-    same = rg.read_label_file(write(tmp_path / "x.csv", LABELS), cell_line="HepG2")
+    same = lb.read_label_file(write(tmp_path / "x.csv", LABELS), cell_line="HepG2")
     pd.testing.assert_frame_equal(df, same)
 
 
 def test_read_label_file_errors(tmp_path):
     with pytest.raises(RegionError, match=r"K562.csv:1: label 'HEPG2' is not one of"):
-        rg.read_label_file(write(tmp_path / "K562.csv", LABELS))
+        lb.read_label_file(write(tmp_path / "K562.csv", LABELS))
     with pytest.raises(RegionError, match=r"one.csv: the file has no negative rows"):
-        rg.read_label_file(write(tmp_path / "one.csv", "chr1:0-600,K562\n"), cell_line="K562")
+        lb.read_label_file(write(tmp_path / "one.csv", "chr1:0-600,K562\n"), cell_line="K562")
     with pytest.raises(RegionError, match=r"no positive rows"):
-        rg.read_label_file(write(tmp_path / "neg.csv", "chr1:0-600,K562_NEG\n"), cell_line="K562")
+        lb.read_label_file(write(tmp_path / "neg.csv", "chr1:0-600,K562_NEG\n"), cell_line="K562")
     with pytest.raises(RegionError, match=r"m.csv:2: expected a row like"):
-        rg.read_label_file(write(tmp_path / "m.csv", "chr1:0-600,K562\nchr1-0-600,K562\n"))
+        lb.read_label_file(write(tmp_path / "m.csv", "chr1:0-600,K562\nchr1-0-600,K562\n"))
     with pytest.raises(RegionError, match=r"end 10600 is past the end of chr1"):
-        rg.read_label_file(
+        lb.read_label_file(
             write(tmp_path / "p.csv", "chr1:10000-10600,K562\nchr1:0-600,K562_NEG\n"),
             chrom_sizes=SIZES,
         )
     with pytest.raises(RegionError, match="no regions"):
-        rg.read_label_file(write(tmp_path / "e.csv", ""))
+        lb.read_label_file(write(tmp_path / "e.csv", ""))
 
 
 def test_read_label_file_user_line(tmp_path):
-    df = rg.read_label_file(
+    df = lb.read_label_file(
         write(tmp_path / "mine.csv", "chr1:0-600,Liver\nchr1:600-1200,Negative\n")
     )
     assert df["y"].tolist() == [1, 0]

@@ -1,7 +1,7 @@
 """Tests for the simulated world (chromtransfer_lib.sim.world, genome_sim, plant).
 
 The world is read back with the same readers used for real data (pyfaidx, regions.read_bed,
-regions.read_label_file) and checked against what the ground truth says was planted, against
+labels.read_label_file) and checked against what the ground truth says was planted, against
 the JASPAR matrices, and against the paper's class proportions.
 """
 
@@ -19,7 +19,8 @@ import pytest
 
 from chromtransfer_lib.config import AUTHOR_SPELLING, CELL_LINES, load_profile
 from chromtransfer_lib.genome.jaspar import load_jaspar, resolve_motifs
-from chromtransfer_lib.genome.regions import read_bed, read_label_file
+from chromtransfer_lib.genome.labels import read_label_file
+from chromtransfer_lib.genome.regions import read_bed
 from chromtransfer_lib.genome.sequence import decode_sequences, read_chromosome
 from chromtransfer_lib.sim import background as genome_sim
 from chromtransfer_lib.sim import plant

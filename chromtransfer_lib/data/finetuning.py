@@ -26,7 +26,8 @@ from chromtransfer_lib.data.steps import (
     read_split_files,
     write_codes,
 )
-from chromtransfer_lib.genome.regions import COLS, canonical_cell_line, mark_overlaps
+from chromtransfer_lib.genome.labels import canonical_cell_line
+from chromtransfer_lib.genome.regions import COLS, mark_overlaps
 from chromtransfer_lib.genome.sequence import chrom_sizes
 
 log = logging.getLogger(__name__)

@@ -48,13 +48,8 @@ from chromtransfer_lib.data.steps import (
     write_codes,
 )
 from chromtransfer_lib.errors import InputError
-from chromtransfer_lib.genome.regions import (
-    COLS,
-    RegionError,
-    mark_overlaps,
-    read_bed,
-    read_label_file,
-)
+from chromtransfer_lib.genome.labels import read_label_file
+from chromtransfer_lib.genome.regions import COLS, RegionError, mark_overlaps, read_bed
 from chromtransfer_lib.genome.sequence import FastaError, chrom_sizes
 
 log = logging.getLogger(__name__)

@@ -43,7 +43,8 @@ from chromtransfer_lib.config import AUTHOR_SPELLING, CELL_LINES, UNIVERSAL_NEGA
 from chromtransfer_lib.data.steps import locus_names
 from chromtransfer_lib.errors import InputError
 from chromtransfer_lib.fileio import atomic_path, write_json_atomic
-from chromtransfer_lib.genome.regions import read_bed, read_label_file
+from chromtransfer_lib.genome.labels import read_label_file
+from chromtransfer_lib.genome.regions import read_bed
 
 log = logging.getLogger(__name__)
 

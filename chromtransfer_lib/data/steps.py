@@ -31,13 +31,12 @@ from numpy.lib.format import open_memmap
 from chromtransfer_lib import fileio
 from chromtransfer_lib.data.artifacts import BuildLog
 from chromtransfer_lib.errors import InputError
+from chromtransfer_lib.genome.labels import canonical_cell_line, read_label_file
 from chromtransfer_lib.genome.regions import (
-    canonical_cell_line,
     gaps_from_fasta,
     in_bounds,
     mark_overlaps,
     read_bed,
-    read_label_file,
     recentre,
 )
 from chromtransfer_lib.genome.sequence import N_CODE, chrom_sizes, extract_sequences

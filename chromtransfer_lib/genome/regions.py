@@ -6,15 +6,12 @@ needed. Every function returns a new table; inputs are never modified.
 Interval overlaps go through :mod:`bioframe`. Genome tiles and train/test/fold splits are in
 :mod:`chromtransfer_lib.genome.splits`. ARCHITECTURE.md, "genome".
 
-Two input formats are read:
-
-* BED (plain or gzip; ``track``/``browser``/``#`` lines, a header row and CRLF line ends are
-  accepted; columns 4–6 are kept as ``name``, ``score``, ``strand`` when present), and BED-like
-  tables with other columns (``columns=``, e.g. UCSC's ``gap.txt``) — :func:`read_bed` is the
-  one BED reader of the package;
-* the ChromTransfer label files: rows ``chrN:start-end,LABEL`` without a header, where LABEL
-  is the file's cell line (positive), ``<CELL>_NEG`` or ``Negative``. Coordinates are taken
-  exactly as written (bedtools style: 0-based start, exclusive end; 600 bp = end - start).
+:func:`read_bed` is the one BED reader of the package: BED (plain or gzip; ``track``/
+``browser``/``#`` lines, a header row and CRLF line ends are accepted; columns 4–6 are kept as
+``name``, ``score``, ``strand`` when present), and BED-like tables with other columns
+(``columns=``, e.g. UCSC's ``gap.txt``), whole or streamed in chunks (``chunk_size=``). The
+ChromTransfer label files (``chrN:start-end,LABEL``) are read by
+:mod:`chromtransfer_lib.genome.labels`.
 """
 
 from __future__ import annotations
@@ -23,7 +20,6 @@ import gzip
 import io
 import itertools
 import logging
-import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
@@ -32,14 +28,12 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from chromtransfer_lib.config import AUTHOR_SPELLING, CELL_LINES, UNIVERSAL_NEGATIVE
 from chromtransfer_lib.errors import InputError
 from chromtransfer_lib.genome.sequence import N_CODE, chrom_hint, chrom_sizes, read_chromosome
 
 log = logging.getLogger(__name__)
 
 COLS = ["chrom", "start", "end"]
-_LABEL_ROW = re.compile(r"^\s*([^:,\s]+):(\d+)-(\d+)\s*,\s*([^,\s]+)\s*$")
 
 
 class RegionError(InputError, ValueError):
@@ -214,100 +208,6 @@ def _bed_chunks(
             yield _parse_rows(path, chunk, columns, **kw)
     if n_chunks == 0:
         raise RegionError(f"{path}: the file contains no regions")
-
-
-def canonical_cell_line(name: str) -> str:
-    """``HEPG2``/``hepg2``/``HepG2`` → ``HepG2``; unknown names are returned unchanged."""
-    for line in CELL_LINES:
-        if name.lower() in (line.lower(), AUTHOR_SPELLING[line].lower()):
-            return line
-    return name
-
-
-def read_label_file(
-    path: str | Path,
-    *,
-    cell_line: str | None = None,
-    chrom_sizes: Mapping[str, int] | None = None,
-    on_duplicate: str = "error",
-) -> pd.DataFrame:
-    """Read a ChromTransfer label file (rows ``chrN:start-end,LABEL``).
-
-    Parameters
-    ----------
-    path
-        The label file (plain or gzip).
-    cell_line
-        The file's own line (either spelling, e.g. ``HepG2`` or ``HEPG2``). Defaults to the
-        file name's stem if that is one of the six lines, else to the one label that is neither
-        ``*_NEG`` nor ``Negative`` (a user's own data).
-    chrom_sizes, on_duplicate
-        As in :func:`read_bed`.
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``chrom, start, end, label, y``; ``y`` is 1 for the line's own label, else 0.
-
-    Raises
-    ------
-    RegionError
-        On malformed rows, labels other than ``LINE``, ``LINE_NEG``, ``Negative``, a file with
-        only one class, and every error of :func:`validate_regions`.
-    """
-    path = Path(path)
-    recs, lines = [], []
-    for no, line in enumerate(_read_lines(path), start=1):
-        if not line.strip() or line.startswith("#"):
-            continue
-        m = _LABEL_ROW.match(line)
-        if m is None:
-            raise RegionError(
-                f"{path}:{no}: expected a row like 'chr1:25278297-25278897,K562', got {line!r}"
-            )
-        recs.append(m.groups())
-        lines.append(no)
-    if not recs:
-        raise RegionError(f"{path}: the file contains no regions")
-    df = pd.DataFrame(recs, columns=[*COLS, "label"])
-    df[["start", "end"]] = df[["start", "end"]].astype(np.int64)
-    labels = set(df["label"].unique())
-    if cell_line is None:
-        stem = canonical_cell_line(path.name.split(".")[0])
-        own_labels = sorted(x for x in labels if x != UNIVERSAL_NEGATIVE and not x.endswith("_NEG"))
-        if stem in CELL_LINES:
-            cell_line = stem
-        elif len(own_labels) == 1:
-            cell_line = own_labels[0]
-        else:
-            raise RegionError(
-                f"{path}: cannot tell the file's cell line (positive labels {own_labels}); "
-                "pass cell_line="
-            )
-    own = AUTHOR_SPELLING.get(canonical_cell_line(cell_line), cell_line)
-    allowed = {own, f"{own}_NEG", UNIVERSAL_NEGATIVE}
-    bad = np.flatnonzero(~df["label"].isin(allowed).to_numpy())
-    if bad.size:
-        i = int(bad[0])
-        raise RegionError(
-            f"{path}:{lines[i]}: label {df['label'].iloc[i]!r} is not one of "
-            f"{sorted(allowed)} ({bad.size} such rows); is this the {cell_line} file?"
-        )
-    df["y"] = (df["label"] == own).astype(np.int8)
-    n_pos = int(df["y"].sum())
-    if n_pos in (0, len(df)):
-        which = "positive" if n_pos == 0 else "negative"
-        raise RegionError(
-            f"{path}: the file has no {which} rows (labels found: {sorted(labels)}); "
-            "a labels file needs both classes"
-        )
-    return validate_regions(
-        df,
-        chrom_sizes=chrom_sizes,
-        source=str(path),
-        lines=np.array(lines),
-        on_duplicate=on_duplicate,
-    )
 
 
 def validate_regions(
