@@ -14,6 +14,7 @@ from chromtransfer_lib.config import CELL_LINES, load_profile
 from chromtransfer_lib.data.datasets import Dataset
 from chromtransfer_lib.evaluate import choose_threshold
 from chromtransfer_lib.models.grids import CVResult
+from chromtransfer_lib.models.train import TrainResult
 
 
 def _dataset(y, split, fold, *, codes=None, label=None, dropped=None) -> Dataset:
@@ -35,7 +36,23 @@ def _cv(best: dict[int, int], histories: pd.DataFrame, **extra) -> CVResult:
     ]
     for k, v in extra.pop("per_fold", {}).items():
         per_fold[k] = v
-    fields = {"runs": [], "summary": pd.DataFrame(), "ensemble": {}, "test_proba": np.zeros((0, 1))}
+    runs = [
+        TrainResult(
+            model=None,
+            history=histories[histories["fold"] == f].reset_index(drop=True),
+            out_dir=Path(f"fold_{f}"),
+            best_epoch=b,
+            metrics={"epochs_run": int(n), "stopped_early": bool(n > b)},
+            config={"extra": {"fold": f}},
+        )
+        for (f, b), n in zip(best.items(), per_fold["epochs_run"], strict=True)
+    ]
+    fields = {
+        "runs": runs,
+        "summary": pd.DataFrame(),
+        "ensemble": {},
+        "test_proba": np.zeros((0, 1)),
+    }
     return CVResult(per_fold=per_fold, histories=histories, **{**fields, **extra})
 
 
@@ -184,13 +201,14 @@ def test_jaspar_catalogue_is_the_papers_collection() -> None:
 
 
 def test_every_folds_best_epoch_and_gap() -> None:
-    table = report.fold_epochs(_cv({0: 2, 1: 3}, HISTORY))
+    table = _cv({0: 2, 1: 3}, HISTORY).fold_epochs()
     expected = pd.DataFrame(
         {
             "fold": [0, 1],
             "best_epoch": [2, 3],
             "epochs_run": [3, 4],
-            "loss": [0.50, 0.45],
+            "stopped_early": [True, True],
+            "train_loss": [0.50, 0.45],
             "val_loss": [0.60, 0.50],
             "gap": [0.10, 0.05],
         }

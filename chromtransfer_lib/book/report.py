@@ -192,30 +192,6 @@ def line_predictions(run: Run) -> list[Prediction]:
     return preds
 
 
-def fold_epochs(cv: Any) -> pd.DataFrame:
-    """Every fold's kept epoch: ``fold, best_epoch, epochs_run, loss, val_loss, gap``.
-
-    ``loss``/``val_loss`` are the training and validation loss at the epoch early stopping
-    kept, and ``gap`` their difference (validation − training), from the run's history.
-    """
-    rows = []
-    for _, r in cv.per_fold.iterrows():
-        fold, best = int(r["fold"]), int(r["best_epoch"])
-        h = cv.histories[(cv.histories["fold"] == fold) & (cv.histories["epoch"] == best)]
-        loss, val = float(h["loss"].iloc[0]), float(h["val_loss"].iloc[0])
-        rows.append(
-            {
-                "fold": fold,
-                "best_epoch": best,
-                "epochs_run": int(r["epochs_run"]),
-                "loss": loss,
-                "val_loss": val,
-                "gap": val - loss,
-            }
-        )
-    return pd.DataFrame(rows)
-
-
 #: The paper's motif collection (Results, "Feature importance analysis ..."; pyjaspar, offline).
 JASPAR = {"release": "JASPAR2022", "collection": "CORE", "tax_group": "vertebrates"}
 
@@ -233,14 +209,8 @@ def ground_truth(run: Run) -> pd.DataFrame | None:
 
 
 def line_fold_epochs(run: Run) -> pd.DataFrame:
-    """:func:`fold_epochs` of every line model, with ``cell_line``, ``kind`` and ``model``."""
-    parts = [
-        fold_epochs(cv).assign(cell_line=line, kind=kind)
-        for (kind, line), cv in run.need("line_models").items()
-    ]
-    out = pd.concat(parts, ignore_index=True)
-    out["model"] = out["kind"].map(stages.KIND_LABELS)
-    return out
+    """Every fold of every line model (:func:`.stages.fold_epochs_table`) of the run."""
+    return stages.fold_epochs_table(run.need("line_models"))
 
 
 def line_gaps(run: Run) -> dict[tuple[str, str], float]:

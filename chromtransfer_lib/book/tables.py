@@ -203,7 +203,7 @@ def pretraining_folds(run: Run) -> pd.DataFrame:
     """Every pre-training fold: the epoch early stopping kept, epochs run, the validation −
     training loss gap at the kept epoch, and the fold model's test metrics."""
     cv = run.need("pretrain")
-    epochs = report.fold_epochs(cv)[["fold", "best_epoch", "epochs_run", "gap"]]
+    epochs = cv.fold_epochs()[["fold", "best_epoch", "epochs_run", "gap"]]
     test = cv.per_fold[["fold", "auroc", "auprc", "f1_pos", "f1_neg"]]
     return epochs.join(test.set_index("fold"), on="fold")
 
@@ -250,7 +250,7 @@ def pretraining_metrics(run: Run) -> dict[str, float | int]:
         f"pretrain.test.{k}": ens[k] for k in ("auroc", "auprc", "f1_pos", "f1_neg", "f1_overall")
     }
     out["pretrain.n_params"] = int(_layers(run)["parameters"].sum())
-    for _, r in report.fold_epochs(run.need("pretrain")).iterrows():
+    for _, r in run.need("pretrain").fold_epochs().iterrows():
         out[f"pretrain.fold_{int(r['fold'])}.best_epoch"] = int(r["best_epoch"])
         out[f"pretrain.fold_{int(r['fold'])}.gap"] = float(r["gap"])
     return out

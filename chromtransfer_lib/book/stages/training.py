@@ -150,17 +150,18 @@ def fold_epochs_table(cvs: Mapping[tuple[str, str], CVResult]) -> pd.DataFrame:
     """Every fold of every line model: the epoch early stopping kept and the generalisation gap.
 
     ``cvs`` maps ``(kind, line)`` to :func:`ensure_line_model`'s result. One row per fold, with
-    ``model`` (:data:`KIND_LABELS`), ``cell_line`` and the columns of
+    ``model`` (:data:`KIND_LABELS`), ``kind``, ``cell_line`` and the columns of
     :func:`chromtransfer_lib.models.crossval.fold_epochs` (``fold, best_epoch, epochs_run,
     stopped_early, train_loss, val_loss, gap``). For one model (e.g. the pre-trained one) use
     its result's ``fold_epochs()``.
     """
     parts = [
-        cv.fold_epochs().assign(model=KIND_LABELS.get(kind, kind), cell_line=line)
+        cv.fold_epochs().assign(model=KIND_LABELS.get(kind, kind), kind=kind, cell_line=line)
         for (kind, line), cv in cvs.items()
     ]
     table = pd.concat(parts, ignore_index=True)
-    return table[["model", "cell_line", *[c for c in table if c not in ("model", "cell_line")]]]
+    first = ["model", "kind", "cell_line"]
+    return table[[*first, *[c for c in table if c not in first]]]
 
 
 @dataclass(frozen=True)
