@@ -17,7 +17,7 @@
 # Every result the paper reports, next to this run's value, with a status decided by a stated
 # rule; then every place where this reproduction had to choose something the paper leaves
 # open, or deviates from it, with the reason. Nothing here is typed by hand: the paper's values
-# come from `book/data/paper_results.yaml`, each claim's rule (statistic, comparison,
+# come from `chromtransfer_lib/paper_results.yaml`, each claim's rule (statistic, comparison,
 # threshold, place in the paper) from `book/data/claims.yaml` — the rules the calibration
 # runner judges its runs by — and this run's values from the metrics the chapters saved in the
 # run directory. The table is also written to `ledger.csv` there.

@@ -84,14 +84,6 @@ def test_paper_numbers_of_chapters_1_to_4() -> None:
     assert paper.section("baselines")["multiclass"]["auroc_gain"]["mean"] == 0.15
 
 
-def test_the_simulation_keeps_the_papers_class_sizes() -> None:
-    # sim/ sits below book/ and keeps its own copy to shape the world: the two must agree
-    from chromtransfer_lib.sim.world import PAPER_NEGATIVES, PAPER_POSITIVES
-
-    sizes = paper.section("dataset_sizes")
-    assert PAPER_POSITIVES == sizes["positives"] and PAPER_NEGATIVES == sizes["negatives"]
-
-
 # --- chapter 1 -----------------------------------------------------------------------------
 
 

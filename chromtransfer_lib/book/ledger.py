@@ -1,9 +1,10 @@
 """The reproduction ledger: every reported result of the paper next to this run's value.
 
-The paper's values come from ``data/paper_results.yaml`` (:mod:`.paper`); each claim's rule —
-its statistics, comparison and threshold — from ``data/claims.yaml`` (:mod:`.claims`), the
-rule the calibration runner uses too; this run's values only from the metrics the chapters
-saved (:mod:`.results`). See ARCHITECTURE.md ("one of each"). Each claim gets a status:
+The paper's values come from ``paper_results.yaml`` (:mod:`chromtransfer_lib.reported`);
+each claim's rule — its statistics, comparison and threshold — from ``data/claims.yaml``
+(:mod:`.claims`), the rule the calibration runner uses too; this run's values only from the
+metrics the chapters saved (:mod:`.results`). See ARCHITECTURE.md ("one of each"). Each claim
+gets a status:
 
 * ``reproduced`` — the paper's claim holds in this run (by its rule);
 * ``differs`` — it does not;

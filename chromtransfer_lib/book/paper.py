@@ -1,47 +1,19 @@
-"""The paper's reported numbers, read from the packaged ``data/paper_results.yaml``.
+"""The paper's numbers in the book's prose: :func:`paper_text` fills ``{dotted.path}`` templates.
 
-One source for what the paper reports (Table 1, Tables S1-S3, the AUROC/AUPRC figures, the
-dataset sizes): the chapters, the ledger and the calibration runner all read it here, so a
-number of the paper is typed once, with the place in the paper it comes from.
+The numbers themselves are read by :mod:`chromtransfer_lib.reported` (the packaged
+``paper_results.yaml``, one source for the chapters, the ledger, the calibration runner and the
+simulator); :func:`section` and :func:`value` are re-exported here for the book's modules.
 """
 
 from __future__ import annotations
 
-import functools
 import re
-from importlib import resources
-from typing import Any
 
-import yaml
+from chromtransfer_lib.reported import paper_results, section, value
 
-
-@functools.cache
-def paper_results() -> dict[str, Any]:
-    """Every section of ``paper_results.yaml`` as plain Python data (cached; do not mutate)."""
-    text = (resources.files("chromtransfer_lib.book") / "data" / "paper_results.yaml").read_text()
-    return yaml.safe_load(text) or {}
-
-
-def section(name: str) -> Any:
-    """One section of the paper's numbers, with a clear error for a misspelt name."""
-    data = paper_results()
-    if name not in data:
-        raise KeyError(f"paper_results.yaml has no section {name!r}; sections: {sorted(data)}")
-    return data[name]
-
+__all__ = ["paper_results", "paper_text", "section", "value"]
 
 _REFERENCE = re.compile(r"\{([A-Za-z0-9_.]+)\}")
-
-
-def value(path: str) -> Any:
-    """The number at a dotted ``path`` (``"pretraining.test.auroc"``), with a clear error."""
-    node: Any = paper_results()
-    for i, part in enumerate(path.split(".")):
-        if not isinstance(node, dict) or part not in node:
-            where = ".".join(path.split(".")[:i]) or "the top level"
-            raise KeyError(f"paper_results.yaml has no {part!r} under {where} (in {path!r})")
-        node = node[part]
-    return node
 
 
 def paper_text(template: str) -> str:

@@ -4,7 +4,8 @@ Every function takes the chapter's :class:`~chromtransfer_lib.book.report.Run` a
 DataFrame ready to display (or ``None`` where the run lacks what the table shows, e.g. the
 planted sites of a simulated world on the paper's data). The ``*_numbers`` functions return the
 plain numbers a chapter glues into its prose, and ``*_metrics`` the flat metrics it saves; the
-paper's values come from :mod:`.paper` (``data/paper_results.yaml``). See ARCHITECTURE.md.
+paper's values come from :mod:`.paper` (``paper_results.yaml``, read by
+:mod:`chromtransfer_lib.reported`). See ARCHITECTURE.md.
 """
 
 from __future__ import annotations

@@ -52,6 +52,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from chromtransfer_lib import reported
 from chromtransfer_lib.config import AUTHOR_SPELLING, CELL_LINES, SimulationConfig
 from chromtransfer_lib.fileio import sha256_file, write_text_atomic
 from chromtransfer_lib.genome.jaspar import (
@@ -67,22 +68,8 @@ from chromtransfer_lib.sim.regions import SimulationError
 logger = logging.getLogger(__name__)
 
 #: The paper's fine-tuning class sizes (Methods): positives and negatives per cell line.
-PAPER_POSITIVES = {
-    "GM12878": 31740,
-    "K562": 36769,
-    "HCT116": 20018,
-    "A549": 14112,
-    "HepG2": 31211,
-    "MCF7": 39461,
-}
-PAPER_NEGATIVES = {
-    "GM12878": 81805,
-    "K562": 103995,
-    "HCT116": 62389,
-    "A549": 78725,
-    "HepG2": 54995,
-    "MCF7": 91122,
-}
+PAPER_POSITIVES: dict[str, int] = reported.section("dataset_sizes")["positives"]
+PAPER_NEGATIVES: dict[str, int] = reported.section("dataset_sizes")["negatives"]
 
 
 @dataclass(frozen=True)
