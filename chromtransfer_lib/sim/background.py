@@ -26,6 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
+from chromtransfer_lib.config import SimulationConfig
+
 N_CODE = 4
 _UPPER = np.frombuffer(b"ACGTN", dtype=np.uint8)
 SATELLITE_UNIT = 171
@@ -211,43 +213,47 @@ def _fill_copies(
 
 
 def simulate_chromosome(
-    length: int,
-    *,
-    library: RepeatLibrary,
-    gc_mean: float,
-    gc_sd: float,
-    gc_block: int,
-    cpg_obs_exp: float,
-    softmask_fraction: float,
-    repeat_divergence: tuple[float, float],
-    telomere_length: int,
-    gap_count: int,
-    gap_length: tuple[int, int],
-    blacklist_count: int,
-    blacklist_length: tuple[int, int],
-    rng: np.random.Generator,
+    length: int, *, library: RepeatLibrary, spec: SimulationConfig, rng: np.random.Generator
 ) -> ChromosomeDraft:
-    """Background sequence, soft-mask, gaps and blacklist of one chromosome (module docstring)."""
-    n_blocks = -(-length // gc_block)
-    block_gc = np.clip(rng.normal(gc_mean, gc_sd, size=n_blocks), 0.2, 0.7)
-    pre_gc, cpg_keep = depletion_plan(block_gc, cpg_obs_exp=cpg_obs_exp)
-    codes = sample_iid(np.repeat(pre_gc, gc_block)[:length], rng)
-    mask = np.zeros(length, dtype=bool)
+    """Background sequence, soft-mask, gaps and blacklist of one chromosome (module docstring).
 
-    # interspersed repeats: fragments of family consensus sequences
+    ``spec`` is the profile's ``simulation`` section: its GC (``gc_mean``, ``gc_sd``,
+    ``gc_block``, ``cpg_obs_exp``), repeat (``softmask_fraction``, ``repeat_divergence``) and
+    gap/blacklist (``telomere_length``, ``gap_*``, ``blacklist_*``) settings are used.
+    """
+    n_blocks = -(-length // spec.gc_block)
+    block_gc = np.clip(rng.normal(spec.gc_mean, spec.gc_sd, size=n_blocks), 0.2, 0.7)
+    pre_gc, cpg_keep = depletion_plan(block_gc, cpg_obs_exp=spec.cpg_obs_exp)
+    codes = sample_iid(np.repeat(pre_gc, spec.gc_block)[:length], rng)
+    mask = np.zeros(length, dtype=bool)
+    _add_repeats(codes, mask, library, spec, rng)
+    gaps, types, bl = _add_gaps_and_blacklist(codes, mask, library, spec, rng, cpg_keep)
+    return ChromosomeDraft(codes, mask, gaps, types, bl)
+
+
+def _add_repeats(
+    codes: np.ndarray,
+    mask: np.ndarray,
+    library: RepeatLibrary,
+    spec: SimulationConfig,
+    rng: np.random.Generator,
+) -> None:
+    """Interspersed repeats (fragments of family consensus sequences), soft-masked, in place."""
+    length = codes.size
     fam_len = library.lengths
     mean_copy = float(fam_len.mean()) * 0.6
-    k = int(np.ceil(softmask_fraction * length / mean_copy * 1.3)) + 1
+    k = int(np.ceil(spec.softmask_fraction * length / mean_copy * 1.3)) + 1
     fam = rng.integers(0, fam_len.size, size=k)
     frag = np.maximum(np.minimum(50, fam_len[fam]), (rng.uniform(0.2, 1.0, k) * fam_len[fam]))
     frag = frag.astype(np.int64)
-    keep = np.cumsum(frag) <= softmask_fraction * length
+    keep = np.cumsum(frag) <= spec.softmask_fraction * length
     fam, frag = fam[keep], frag[keep]
     if frag.size:
         starts = place_intervals(frag, 0, length, rng)
         src = library.offsets[fam] + rng.integers(0, fam_len[fam] - frag + 1)
         minus = rng.random(frag.size) < 0.5
-        div = rng.uniform(repeat_divergence[0], repeat_divergence[1], frag.size)
+        lo, hi = spec.repeat_divergence
+        div = rng.uniform(lo, hi, frag.size)
         _fill_copies(codes, starts, src, frag, minus, div, library.pool, rng)
         mask[
             np.repeat(starts, frag)
@@ -255,50 +261,57 @@ def simulate_chromosome(
             - np.repeat(np.cumsum(frag) - frag, frag)
         ] = True
 
-    # assembly gaps and blacklist, placed together so they never overlap
-    inner_lo, inner_hi = telomere_length, length - telomere_length
+
+def _add_gaps_and_blacklist(
+    codes: np.ndarray,
+    mask: np.ndarray,
+    library: RepeatLibrary,
+    spec: SimulationConfig,
+    rng: np.random.Generator,
+    cpg_keep: np.ndarray,
+) -> tuple[np.ndarray, tuple[str, ...], np.ndarray]:
+    """Assembly gaps and blacklisted satellites, placed together so they never overlap, then
+    CpG depletion; returns the gaps ``(n, 2)``, their types and the blacklist ``(m, 2)``."""
+    length, telomere = codes.size, spec.telomere_length
+    n_gap = spec.gap_count_per_chrom
     lens = np.concatenate(
         [
-            rng.integers(gap_length[0], gap_length[1] + 1, size=gap_count),
-            rng.integers(blacklist_length[0], blacklist_length[1] + 1, size=blacklist_count),
+            rng.integers(spec.gap_length[0], spec.gap_length[1] + 1, size=n_gap),
+            rng.integers(
+                spec.blacklist_length[0],
+                spec.blacklist_length[1] + 1,
+                size=spec.blacklist_count_per_chrom,
+            ),
         ]
     ).astype(np.int64)
-    is_gap = np.arange(lens.size) < gap_count
+    is_gap = np.arange(lens.size) < n_gap
     order = rng.permutation(lens.size)
     starts = np.empty(lens.size, dtype=np.int64)
-    starts[order] = place_intervals(lens[order], inner_lo, inner_hi, rng, spacing=1000)
+    starts[order] = place_intervals(lens[order], telomere, length - telomere, rng, spacing=1000)
     bl = np.column_stack([starts[~is_gap], starts[~is_gap] + lens[~is_gap]])
     bl = bl[np.argsort(bl[:, 0])]
     if len(bl):
         unit_phase = rng.integers(0, SATELLITE_UNIT, size=len(bl))
         div = rng.uniform(0.01, 0.05, size=len(bl))
-        _fill_copies(
-            codes,
-            bl[:, 0],
-            unit_phase,
-            bl[:, 1] - bl[:, 0],
-            np.zeros(len(bl), dtype=bool),
-            div,
-            library.satellite,
-            rng,
-        )
+        no_minus = np.zeros(len(bl), dtype=bool)
+        _fill_copies(codes, bl[:, 0], unit_phase, bl[:, 1] - bl[:, 0], no_minus, div,
+                     library.satellite, rng)  # fmt: skip
         for s, e in bl:
             mask[s:e] = True
-
-    codes = deplete_cpg(codes, keep=np.repeat(cpg_keep, gc_block)[:length], rng=rng)
+    codes[:] = deplete_cpg(codes, keep=np.repeat(cpg_keep, spec.gc_block)[:length], rng=rng)
 
     inner = np.column_stack([starts[is_gap], starts[is_gap] + lens[is_gap]])
-    gaps = [(0, telomere_length)] if telomere_length else []
+    gaps = [(0, telomere)] if telomere else []
     gaps += sorted(map(tuple, inner.tolist()))
-    types = ["telomere"] * bool(telomere_length) + ["contig"] * len(inner)
-    if telomere_length:
-        gaps.append((length - telomere_length, length))
+    types = ["telomere"] * bool(telomere) + ["contig"] * len(inner)
+    if telomere:
+        gaps.append((length - telomere, length))
         types.append("telomere")
     gaps_arr = np.array(gaps, dtype=np.int64).reshape(-1, 2)
     for s, e in gaps_arr:
         codes[s:e] = N_CODE
         mask[s:e] = False
-    return ChromosomeDraft(codes, mask, gaps_arr, tuple(types), bl.astype(np.int64))
+    return gaps_arr, tuple(types), bl.astype(np.int64)
 
 
 def write_fasta(

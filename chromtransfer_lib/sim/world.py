@@ -264,32 +264,7 @@ def simulate_world(
     motifs = plan_motifs(spec)
     s_lib, s_chroms, s_regions, s_sites, s_labels = np.random.SeedSequence(random_state).spawn(5)
 
-    library = genome_sim.make_repeat_library(
-        n_families=spec.repeat_families,
-        length_range=spec.repeat_length,
-        gc_mean=spec.gc_mean,
-        cpg_obs_exp=spec.cpg_obs_exp,
-        rng=np.random.default_rng(s_lib),
-    )
-    drafts = {}
-    chrom_seeds = s_chroms.spawn(len(spec.chrom_lengths))
-    for (chrom, length), seed in zip(spec.chrom_lengths.items(), chrom_seeds, strict=True):
-        drafts[chrom] = genome_sim.simulate_chromosome(
-            length,
-            library=library,
-            gc_mean=spec.gc_mean,
-            gc_sd=spec.gc_sd,
-            gc_block=spec.gc_block,
-            cpg_obs_exp=spec.cpg_obs_exp,
-            softmask_fraction=spec.softmask_fraction,
-            repeat_divergence=spec.repeat_divergence,
-            telomere_length=spec.telomere_length,
-            gap_count=spec.gap_count_per_chrom,
-            gap_length=spec.gap_length,
-            blacklist_count=spec.blacklist_count_per_chrom,
-            blacklist_length=spec.blacklist_length,
-            rng=np.random.default_rng(seed),
-        )
+    drafts = _draft_genome(spec, s_lib, s_chroms)
 
     rng_regions = np.random.default_rng(s_regions)
     regions = sr.assign_regions(
@@ -325,6 +300,26 @@ def simulate_world(
         sites.region.size,
     )
     return world
+
+
+def _draft_genome(
+    spec: SimulationConfig, s_lib: np.random.SeedSequence, s_chroms: np.random.SeedSequence
+) -> dict[str, genome_sim.ChromosomeDraft]:
+    """The repeat library and every chromosome's background (one seed per chromosome)."""
+    library = genome_sim.make_repeat_library(
+        n_families=spec.repeat_families,
+        length_range=spec.repeat_length,
+        gc_mean=spec.gc_mean,
+        cpg_obs_exp=spec.cpg_obs_exp,
+        rng=np.random.default_rng(s_lib),
+    )
+    chrom_seeds = s_chroms.spawn(len(spec.chrom_lengths))
+    return {
+        chrom: genome_sim.simulate_chromosome(
+            length, library=library, spec=spec, rng=np.random.default_rng(seed)
+        )
+        for (chrom, length), seed in zip(spec.chrom_lengths.items(), chrom_seeds, strict=True)
+    }
 
 
 def _write_manifest(
