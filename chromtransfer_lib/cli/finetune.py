@@ -51,6 +51,7 @@ def _check_sources(args: argparse.Namespace) -> None:
 
 def _cmd_finetune(args: argparse.Namespace) -> int:
     from chromtransfer_lib.models.own import finetune_own
+    from chromtransfer_lib.models.train import Recipe
 
     _check_sources(args)
     prof = load_profile(args.profile)
@@ -65,10 +66,12 @@ def _cmd_finetune(args: argparse.Namespace) -> int:
         fold_ids=pick(args.folds, tc.folds), flank=dc.flank_exclusion,
         max_n_fraction=dc.max_n_fraction, head_units=prof.model.finetune_head,
         dropout=prof.model.dropout, freeze_trunk=args.freeze_trunk,
-        learning_rate=pick(args.learning_rate, tc.learning_rate),
-        batch_size=pick(args.batch_size, tc.batch_size),
-        max_epochs=pick(args.max_epochs, tc.max_epochs), patience=pick(args.patience, tc.patience),
-        monitor=pick(args.monitor, tc.monitor), random_state=pick(args.seed, prof.seed),
+        recipe=Recipe(
+            learning_rate=pick(args.learning_rate, tc.learning_rate),
+            batch_size=pick(args.batch_size, tc.batch_size),
+            max_epochs=pick(args.max_epochs, tc.max_epochs),
+            patience=pick(args.patience, tc.patience), monitor=pick(args.monitor, tc.monitor)),
+        random_state=pick(args.seed, prof.seed),
         hash_cache=hash_cache(), progress=not args.quiet,
     )  # fmt: skip
     counts = result.dataset.counts["by_split_y"]

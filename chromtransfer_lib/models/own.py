@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from chromtransfer_lib.config import ConfigError
+from chromtransfer_lib.config import ConfigError, load_profile
 from chromtransfer_lib.data.artifacts import Dataset, DatasetInfo, load_dataset
 from chromtransfer_lib.data.own import (
     OWN_NEGATIVES,
@@ -31,6 +31,7 @@ from chromtransfer_lib.data.own import (
 from chromtransfer_lib.data.steps import DatasetSpec, NegativeSampling
 from chromtransfer_lib.fileio import atomic_path, write_json_atomic
 from chromtransfer_lib.genome.regions import RegionError
+from chromtransfer_lib.models.train import Recipe
 
 _INPUT_KEYS = ("positives_bed", "negatives_bed", "labels", "cell_line", "gaps_bed", "blacklist_bed")
 _SPEC_KEYS = ("test_chroms", "n_folds", "max_n_fraction", "fold_group")
@@ -106,11 +107,7 @@ def finetune_own(
     head_units: Sequence[int] = (1024, 32),
     dropout: float = 0.1,
     freeze_trunk: bool = False,
-    learning_rate: float = 5e-6,
-    batch_size: int = 128,
-    max_epochs: int = 100,
-    patience: int = 10,
-    monitor: str = "val_loss",
+    recipe: Recipe | None = None,
     random_state: int = 0,
     hash_cache: Path | None = None,
     progress: bool = True,
@@ -123,12 +120,14 @@ def finetune_own(
     :func:`.grids.cross_validate`), ``model.keras`` and ``finetune.json``. Re-running the same
     call resumes an interrupted run (exactly, on CPU) and reuses finished ones; if it fails
     before training starts in a folder it created, the folder is removed. The sequence length
-    is the pre-trained model's input length.
+    is the pre-trained model's input length. ``recipe`` is the training recipe (default: the
+    ``paper`` profile's ``finetune`` section, the paper's recipe).
     """
-    from chromtransfer_lib.models.grids import Recipe, cross_validate
+    from chromtransfer_lib.models.grids import cross_validate
     from chromtransfer_lib.models.network import build_chromtransfer_model, load_model
 
     out_dir = Path(out_dir)
+    recipe = recipe or Recipe.from_config(load_profile("paper").finetune)
     pre = load_model(pretrained)
     seq_len = int(pre.inputs[0].shape[1])
     info, ds = _own_dataset(
@@ -140,7 +139,6 @@ def finetune_own(
         return build_chromtransfer_model(pre, head_units=head_units, dropout=dropout,
                                          freeze_trunk=freeze_trunk, random_state=seed)  # fmt: skip
 
-    recipe = Recipe(learning_rate, batch_size, max_epochs, patience, monitor)
     folds = ds.regions["fold"].to_numpy()
     cv = cross_validate(build, recipe, codes=ds.codes, labels=ds.labels, folds=folds,
                         out_dir=out_dir / "runs", random_state=random_state, fold_ids=fold_ids,
