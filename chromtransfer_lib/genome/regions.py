@@ -50,16 +50,6 @@ def _open_text(path: Path):
     return opener(path, "rt", encoding="utf-8", errors="replace", newline=None)
 
 
-def _open_text(path: Path):
-    """``path`` opened as text (gzip or plain; universal newlines, bad bytes replaced)."""
-    if not path.is_file():
-        raise RegionError(f"{path}: file does not exist")
-    with open(path, "rb") as fh:
-        gz = fh.read(2) == b"\x1f\x8b"
-    opener = gzip.open if gz else open
-    return opener(path, "rt", encoding="utf-8", errors="replace", newline=None)
-
-
 def _read_lines(path: Path) -> list[str]:
     with _open_text(path) as fh:
         return fh.read().splitlines()
