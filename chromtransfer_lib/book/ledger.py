@@ -1,10 +1,9 @@
 """The reproduction ledger: every reported result of the paper next to this run's value.
 
-The paper's values come from ``paper_results.yaml`` (:mod:`chromtransfer_lib.reported`);
-each claim's rule — its statistics, comparison and threshold — from ``data/claims.yaml``
-(:mod:`.claims`), the rule the calibration runner uses too; this run's values only from the
-metrics the chapters saved (:mod:`.results`). See ARCHITECTURE.md ("one of each"). Each claim
-gets a status:
+Paper values: ``paper_results.yaml`` (:mod:`chromtransfer_lib.reported`); each claim's rule
+(statistics, comparison, threshold, also used by the calibration runner): ``data/claims.yaml``
+(:mod:`.claims`); this run's values: only the metrics the chapters saved (:mod:`.results`).
+See ARCHITECTURE.md ("one of each"). Each claim gets a status:
 
 * ``reproduced`` — the paper's claim holds in this run (by its rule);
 * ``differs`` — it does not;
