@@ -8,7 +8,8 @@ PY := $(VENV)/bin/python
 PROFILE ?= quick
 RUN_DIR ?= runs/$(PROFILE)
 PYTEST_ARGS ?=
-# pytest-xdist workers (`auto`: one per core); the smoke book's tests share one of them
+# pytest-xdist workers (`auto`: one per core); each test file runs in one worker, so the smoke
+# book (tests/test_smoke_book.py) and each module's fixtures are built once
 PYTEST_WORKERS ?= auto
 
 .PHONY: book test test-all lint bench clean venv
@@ -25,10 +26,10 @@ book: venv
 	$(VENV)/bin/chromtransfer book --profile $(PROFILE) --run-dir $(RUN_DIR)
 
 test: venv lint
-	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 test-all: venv lint
-	$(PY) -m pytest -m "" -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
+	$(PY) -m pytest -m "" -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # ruff (style); lint-imports (the layers contract in pyproject.toml: a module imports only its
 # own layer and those below); deptry (every import declared, every declared package used) on

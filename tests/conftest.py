@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from chromtransfer_lib.book.browsercheck import find_chromium
 from chromtransfer_lib.book.runner import BookResult, run_book
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,22 +46,16 @@ def copy_book() -> Callable[[Path], Path]:
     return copy_book_sources
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Group tests for pytest-xdist (``make test`` runs ``-n auto --dist loadgroup``).
-
-    The smoke book's tests share one worker, so the book is built once: a test that asks for
-    the ``smoke_book`` fixture, or is marked ``smoke_book`` because it asks for it only at run
-    time. Every other test runs in the worker of its module, so a module's fixtures (a world,
-    a trained model) are built once too.
-    """
-    for item in items:
-        if "smoke_book" in getattr(item, "fixturenames", ()) or item.get_closest_marker(
-            "smoke_book"
-        ):
-            group = "smoke_book"
-        else:
-            group = item.module.__name__ if item.module is not None else item.nodeid
-        item.add_marker(pytest.mark.xdist_group(group))
+@pytest.fixture(scope="session")
+def chromium() -> Path:
+    """``$CHROMIUM`` if set, else the first Chromium/Chrome on PATH; skip if there is none."""
+    path = Path(os.environ["CHROMIUM"]) if os.environ.get("CHROMIUM") else find_chromium()
+    if path is None or not path.is_file():
+        pytest.skip(
+            "no Chromium: the browser check needs Debian's `chromium` package "
+            "(`apt-get install chromium`; .ci/run installs it) or CHROMIUM=/path/to/chrome"
+        )
+    return path
 
 
 @dataclass(frozen=True)

@@ -7,34 +7,19 @@ nothing. Without Chromium they skip and say how to get it (``.ci/run`` installs 
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
-from conftest import TABLE_CHAPTERS
 from PIL import Image
 
 from chromtransfer_lib.book.browsercheck import (
     BrowserError,
     check_site,
-    find_chromium,
     list_pages,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts" / "browser"
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Path:
-    """``$CHROMIUM`` if set, else the first Chromium/Chrome on PATH; skip if there is none."""
-    path = Path(os.environ["CHROMIUM"]) if os.environ.get("CHROMIUM") else find_chromium()
-    if path is None or not path.is_file():
-        pytest.skip(
-            "no Chromium: the browser check needs Debian's `chromium` package "
-            "(`apt-get install chromium`; .ci/run installs it) or CHROMIUM=/path/to/chrome"
-        )
-    return path
 
 
 def _page(body: str, head: str = "") -> str:
@@ -154,36 +139,3 @@ def test_not_a_browser_is_a_browser_error(tmp_path: Path) -> None:
     fake.chmod(0o755)
     with pytest.raises(BrowserError, match="not-chromium"):
         check_site(site, chromium=fake, timeout=20)
-
-
-@pytest.mark.notebook
-@pytest.mark.smoke_book
-def test_smoke_book_in_browser(chromium: Path, request: pytest.FixtureRequest) -> None:
-    book = request.getfixturevalue("smoke_book")  # build only once Chromium is known to exist
-    chapters = [c.name for c in book.result.chapters]
-    assert chapters, "the smoke book has no chapter"
-    shots = {
-        "index.html": ARTIFACTS / "intro.png",
-        f"book/chapters/{chapters[0]}.html": ARTIFACTS / f"{chapters[0]}.png",
-    }
-    report = check_site(book.html_root, chromium=chromium, screenshots=shots, full_page=True)
-    summary = report.summary()
-    (ARTIFACTS / "report.txt").write_text(summary + "\n")
-    print(summary)
-    for png in report.screenshots:
-        print(f"screenshot: {png}")
-
-    checked = {p.page: p for p in report.pages}
-    assert set(checked) == set(list_pages(book.html_root))
-    assert checked["index.html"].final_url.endswith("/book/intro.html")
-    for name in chapters:
-        page = checked[f"book/chapters/{name}.html"]
-        assert page.images > 0 or name in TABLE_CHAPTERS, f"{name}: no figure reached the browser"
-        assert page.links > 0, f"{name}: no internal link (navigation missing?)"
-    assert not report.problems, report.summary()
-    assert set(report.screenshots) == set(shots.values())
-    for png in report.screenshots:
-        with Image.open(png) as img:
-            assert img.width == 1280 and img.height >= 900
-            # a blank or single-colour page would mean nothing rendered
-            assert len(img.convert("RGB").getcolors(1 << 20) or []) > 50, png

@@ -83,12 +83,6 @@ def missing_glue(executed: Path) -> set[str]:
     return {k for k in roles - _glued(nb) if "::" not in k}
 
 
-@pytest.mark.notebook
-def test_every_role_is_glued_in_the_smoke_book(smoke_book) -> None:
-    for chapter in smoke_book.result.chapters:
-        assert missing_glue(chapter.executed) == set(), chapter.name
-
-
 def test_missing_glue_is_found(tmp_path: Path) -> None:
     import nbformat
 

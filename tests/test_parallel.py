@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from chromtransfer_lib.book import stages
 from chromtransfer_lib.models import parallel
 
 
@@ -94,30 +93,3 @@ def test_resolve_workers(monkeypatch) -> None:
     monkeypatch.setenv(parallel.WORKERS_ENV, "-1")
     with pytest.raises(ValueError, match="≥ 0"):
         parallel.resolve_workers(1, 10)
-
-
-def test_the_book_lists_every_job_and_its_chapters_only_load_them(smoke_book, tmp_path) -> None:
-    """The smoke book trained its jobs on worker processes (smoke ``workers: 0``); a fresh run
-    directory lists them all, the book's own lists none, and the chapters' calls only load."""
-    import shutil
-
-    run_dir = smoke_book.result.run_dir
-    ctx = stages.RunContext.create("smoke", run_dir)
-    assert ctx.profile.workers == 0  # the book's training went through run_jobs
-    fresh = tmp_path / "fresh"
-    fresh.mkdir()
-    for name in ("world", "datasets"):
-        shutil.copytree(run_dir / name, fresh / name)
-    before = stages.pending_jobs(stages.RunContext.create("smoke", fresh), bootstrap=True)
-    # 12 line models + multiclass, and the smoke grid: 2 fractions of ChromTransfer + 1 baseline
-    assert sum(j.kind == "line" for j in before) == 12
-    assert [j.kind for j in before].count("multiclass") == 1
-    assert sum(j.kind == "bootstrap" for j in before) == 3
-    assert stages.pending_jobs(ctx, line_models=True, bootstrap=True) == []
-    datasets = stages.ensure_datasets(ctx, stages.ensure_world(ctx))
-    assert stages.train_in_parallel(ctx, datasets, bootstrap=True) == []  # nothing left
-    pre = stages.ensure_pretrained(ctx, datasets)
-    cv = stages.ensure_line_model(ctx, datasets, pre, line="HepG2", kind="finetune")
-    assert cv.runs[0].reused
-    rows = stages.ensure_bootstrap(ctx, datasets, pre)
-    assert len(rows) == 3 and set(rows["kind"]) == {"finetune", "scratch"}
