@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from chromtransfer_lib.config import AUTHOR_SPELLING, CELL_LINES, UNIVERSAL_NEGATIVE
-from chromtransfer_lib.genome.regions import COLS, RegionError, _read_lines, validate_regions
+from chromtransfer_lib.genome.regions import COLS, RegionError, open_text, validate_regions
 
 _LABEL_ROW = re.compile(r"^\s*([^:,\s]+):(\d+)-(\d+)\s*,\s*([^,\s]+)\s*$")
 
@@ -89,16 +89,18 @@ def read_label_file(
 def _label_rows(path: Path) -> tuple[pd.DataFrame, np.ndarray]:
     """``chrom, start, end, label`` of every row and the rows' 1-based line numbers."""
     recs, lines = [], []
-    for no, line in enumerate(_read_lines(path), start=1):
-        if not line.strip() or line.startswith("#"):
-            continue
-        m = _LABEL_ROW.match(line)
-        if m is None:
-            raise RegionError(
-                f"{path}:{no}: expected a row like 'chr1:25278297-25278897,K562', got {line!r}"
-            )
-        recs.append(m.groups())
-        lines.append(no)
+    with open_text(path) as fh:
+        for no, raw in enumerate(fh, start=1):
+            line = raw.rstrip("\n")
+            if not line.strip() or line.startswith("#"):
+                continue
+            m = _LABEL_ROW.match(line)
+            if m is None:
+                raise RegionError(
+                    f"{path}:{no}: expected a row like 'chr1:25278297-25278897,K562', got {line!r}"
+                )
+            recs.append(m.groups())
+            lines.append(no)
     if not recs:
         raise RegionError(f"{path}: the file contains no regions")
     df = pd.DataFrame(recs, columns=[*COLS, "label"])

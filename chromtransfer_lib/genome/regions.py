@@ -40,7 +40,7 @@ class RegionError(InputError, ValueError):
     """A region file or table is malformed: the message names the file, line and value."""
 
 
-def _open_text(path: Path):
+def open_text(path: Path):
     """``path`` opened as text (gzip or plain; universal newlines, bad bytes replaced)."""
     if not path.is_file():
         raise RegionError(f"{path}: file does not exist")
@@ -48,11 +48,6 @@ def _open_text(path: Path):
         gz = fh.read(2) == b"\x1f\x8b"
     opener = gzip.open if gz else open
     return opener(path, "rt", encoding="utf-8", errors="replace", newline=None)
-
-
-def _read_lines(path: Path) -> list[str]:
-    with _open_text(path) as fh:
-        return fh.read().splitlines()
 
 
 def _data_lines(fh: Iterable[str], start_col: int) -> Iterator[tuple[int, str]]:
@@ -179,7 +174,7 @@ def read_bed(
         if chunk_size < 1:
             raise ValueError(f"chunk_size must be a positive number of regions, got {chunk_size}")
         return _bed_chunks(path, chunk_size, start_col, columns, kw)
-    with _open_text(path) as fh:
+    with open_text(path) as fh:
         pairs = list(_data_lines(fh, start_col))
     if not pairs:
         raise RegionError(f"{path}: the file contains no regions")
@@ -190,7 +185,7 @@ def _bed_chunks(
     path: Path, chunk_size: int, start_col: int, columns: Sequence[str] | None, kw: dict
 ) -> Iterator[pd.DataFrame]:
     """:func:`read_bed` with ``chunk_size``: the file is read line by line."""
-    with _open_text(path) as fh:
+    with open_text(path) as fh:
         rows = _data_lines(fh, start_col)
         n_chunks = 0
         while chunk := list(itertools.islice(rows, chunk_size)):
