@@ -73,6 +73,9 @@ class SimulationConfig:
     ``cross_driver_sites`` (other lines' drivers), ``decoy_sites`` (every region);
     ``background_sites_per_kb`` weak sites of any used matrix outside regions. ``label_noise``:
     fraction of specific regions whose planted drivers are another line's.
+    ``rdhs_program_fraction``: share of the pre-training rDHSs that carry one line's program
+    (its drivers and generic sites, drawn like a specific region of that line) instead of the
+    broad vocabulary — the compendium's regions of related cell types (0 = none).
     """
 
     chrom_lengths: dict[str, int]
@@ -112,6 +115,7 @@ class SimulationConfig:
     drivers: dict[str, tuple[str, ...]]
     generic_vocabulary: tuple[str, ...]
     decoy_vocabulary: tuple[str, ...]
+    rdhs_program_fraction: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -63,7 +63,11 @@ def test_row_and_criteria() -> None:
     ok = calibration.criteria(row)
     assert all(ok.values()), ok
     stats = calibration.criterion_statistics(row)
-    assert stats["retention_5pct"] == {"retention": 0.85, "margin": pytest.approx(0.45)}
+    assert stats["retention_5pct"] == {"retention": 0.85, "baseline": 0.40}
+    assert stats["transfer_auroc"]["lowest_other"] == 0.70
+    row["scratch_auroc_A549"] = 0.55  # a collapsed baseline: a win over it is no result
+    assert not calibration.criteria(row)["transfer_auroc"]
+    row["scratch_auroc_A549"] = 0.90
     assert stats["drivers_top5"] == {"fewest": 2.0, "pretrained_margin": 1.0}
     row["k562_drivers_in_top5_pretrained"] = 2
     assert not calibration.criteria(row)["drivers_top5"]

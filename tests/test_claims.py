@@ -42,6 +42,7 @@ def test_claims_load_with_their_rules() -> None:
     assert list(table.index) == [1, 2, 3, 4, 5]
     assert table.loc[2, "rule"] == (
         "lines where ChromTransfer's test AUROC is higher ≥ 5 and mean gain in test AUROC ≥ 0.05"
+        " and the lowest baseline test AUROC ≥ 0.6"
     )
 
 
@@ -55,9 +56,10 @@ def test_tests_fail_on_missing_values_and_combine() -> None:
     assert not cebp.holds({"tf_rank": 11.0, "cluster_rank": 6.0})
     assert cebp.outcome({"tf_rank": math.nan, "cluster_rank": 2.0}) == "met"
     ret = claims.claim("retention_5pct")
-    assert ret.outcome({"retention": 0.9, "margin": math.nan}) == "not computable"
-    assert ret.outcome({"retention": 0.9, "margin": 0.2}) == "met"
-    assert ret.outcome({"retention": 0.7, "margin": 0.2}) == "not met"
+    assert ret.outcome({"retention": 0.9, "baseline": math.nan}) == "not computable"
+    assert ret.outcome({"retention": 0.9, "baseline": 0.3}) == "met"
+    assert ret.outcome({"retention": 0.9, "baseline": 0.5}) == "not met"
+    assert ret.outcome({"retention": 0.7, "baseline": 0.3}) == "not met"
     assert ret.outcome(None) == "not computable"
 
 

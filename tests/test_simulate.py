@@ -314,6 +314,8 @@ def test_who_carries_which_motifs(world, truth):
             assert r.matrix_id in decoys
         elif r.role == "vocabulary":
             assert r.region_class == "pretrain" and r.matrix_id not in decoys
+        elif r.role == "program":
+            assert r.region_class == "pretrain" and r.matrix_id in drivers[r.grammar]
         else:
             assert r.role == "background" and r.region == "." and r.sharpness == 1
     per_region = sites[sites["role"] == "driver"].groupby("region").size()
@@ -330,6 +332,25 @@ def test_label_noise_swaps_the_planted_grammar(tmp_path):
     r = pd.read_csv(w.region_truth, sep="\t", keep_default_na=False)
     spec_r = r[r["region_class"] == "specific"]
     assert 0.2 < (spec_r["grammar"] != spec_r["cell_line"]).mean() < 0.4
+
+
+def test_programs_give_pretraining_rdhss_a_lines_drivers(tmp_path):
+    spec = tiny_spec(rdhs_program_fraction=0.5)
+    w = simulate_world(tmp_path, spec=spec, random_state=5)
+    r = pd.read_csv(w.region_truth, sep="\t", keep_default_na=False)
+    sites = pd.read_csv(w.ground_truth, sep="\t", keep_default_na=False)
+    pre = r[r["region_class"] == "pretrain"]
+    assert 0.35 < (pre["grammar"] != "").mean() < 0.65
+    assert set(pre["grammar"]) - {""} <= set(CELL_LINES)
+    g = sites.merge(r[["name", "grammar"]], left_on="region", right_on="name")
+    program = g[g["role"] == "program"]
+    assert set(program["region"]) == set(pre.loc[pre["grammar"] != "", "name"])
+    all_m = load_jaspar()
+    drivers = {c: {m.matrix_id for m in resolve_motifs(spec.drivers[c], all_m)} for c in CELL_LINES}
+    pairs = zip(program["matrix_id"], program["grammar"], strict=True)
+    assert all(m in drivers[c] for m, c in pairs)
+    # a program region is planted like a specific region of its line: no broad vocabulary
+    assert not g[(g["role"] == "vocabulary") & g["region"].isin(program["region"])].size
 
 
 def test_determinism_and_seed_sensitivity(tmp_path, world):

@@ -141,8 +141,9 @@ def criterion_statistics(row: Mapping[str, Any]) -> dict[str, dict[str, float]]:
         "transfer_auroc": {
             "lines_won": _value(row, "lines_won"),
             "mean_gain": _value(row, "mean_auroc_gain"),
+            "lowest_other": float(np.min([_value(row, f"scratch_auroc_{c}") for c in CELL_LINES])),
         },
-        "retention_5pct": {"retention": ft, "margin": ft - sc},
+        "retention_5pct": {"retention": ft, "baseline": sc},
         "drivers_top5": {"fewest": np.min(tuned), "pretrained_margin": np.min(tuned - pre)},
         "book_minutes": {"minutes": _value(row, "book_minutes")},
     }

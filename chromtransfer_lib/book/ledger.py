@@ -87,9 +87,9 @@ def _beats(m: Metrics, c: Claim) -> Evidence | None:
     gains = np.array(ft) - np.array(base)
     won = int((gains > 0).sum())
     return Evidence(
-        {"lines_won": won, "mean_gain": float(gains.mean())},
+        {"lines_won": won, "mean_gain": float(gains.mean()), "lowest_other": float(min(base))},
         f"wins on {won}/{len(gains)} lines, mean gain {gains.mean():+.2f} "
-        f"({gains.min():+.2f} to {gains.max():+.2f})",
+        f"({gains.min():+.2f} to {gains.max():+.2f}); lowest {other} {_fmt(min(base))}",
     )
 
 

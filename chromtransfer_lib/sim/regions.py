@@ -124,6 +124,12 @@ def assign_regions(
     for i in noisy:
         others = [c for c in CELL_LINES if c != cls[i]]
         grammar[i] = others[rng.integers(len(others))]
+    if spec.rdhs_program_fraction:  # no draw at 0: worlds without programs stay byte-identical
+        pre = np.flatnonzero(cls == "pretrain")
+        picked = pre[rng.random(pre.size) < spec.rdhs_program_fraction]
+        grammar[picked] = np.asarray(CELL_LINES, dtype=object)[
+            rng.integers(len(CELL_LINES), size=picked.size)
+        ]
     df["grammar"] = grammar
     df["split"] = np.where(df["chrom"].isin(list(test_chroms)), "test", "train")
     return df
@@ -135,24 +141,27 @@ def _region_requests(regions: pd.DataFrame, plan: Any, spec: SimulationConfig, r
     all_drivers = np.unique(np.concatenate(list(plan.drivers.values())))
     broad = np.union1d(plan.generic, all_drivers)
     cls = regions["region_class"].to_numpy()
-    idx = np.flatnonzero(cls == "pretrain")
+    grammar = regions["grammar"].to_numpy()
+    idx = np.flatnonzero((cls == "pretrain") & (grammar == ""))
     parts.append(
         plant.request_sites(
             idx, plant.draw_counts(idx.size, spec.rdhs_sites, rng), broad, "vocabulary", rng
         )
     )
-    grammar = regions["grammar"].to_numpy()
     for line in CELL_LINES:
-        idx = np.flatnonzero((cls == "specific") & (grammar == line))
         own = plan.drivers[line]
         cross = np.setdiff1d(all_drivers, own)
-        for count_range, choices, role in (
-            (spec.specific_sites, own, "driver"),
-            (spec.specific_generic_sites, plan.generic, "generic"),
-            (spec.cross_driver_sites, cross, "cross_driver"),
-        ):
-            counts = plant.draw_counts(idx.size, count_range, rng)
-            parts.append(plant.request_sites(idx, counts, choices, role, rng))
+        for klass, driver_role in (("specific", "driver"), ("pretrain", "program")):
+            idx = np.flatnonzero((cls == klass) & (grammar == line))
+            if klass == "pretrain" and not idx.size:
+                continue  # keeps worlds without programs byte-identical
+            for count_range, choices, role in (
+                (spec.specific_sites, own, driver_role),
+                (spec.specific_generic_sites, plan.generic, "generic"),
+                (spec.cross_driver_sites, cross, "cross_driver"),
+            ):
+                counts = plant.draw_counts(idx.size, count_range, rng)
+                parts.append(plant.request_sites(idx, counts, choices, role, rng))
     access = regions["accessible_in"].to_numpy()
     for combo in sorted(set(access[cls == "shared"])):
         idx = np.flatnonzero((cls == "shared") & (access == combo))

@@ -14,9 +14,12 @@ inputs, plus the truth about what was planted::
     manifest.json                   sha256 + size of every file, the seed and the spec
 
 Region classes: *pretrain* rDHSs (accessible in none of the six lines) carry sites from the
-broad vocabulary (generic factors + all drivers); *specific* rDHSs (accessible in exactly one
-line) carry that line's drivers, some generic and a few other-line sites; *shared* rDHSs
-(2-3 lines) carry the union of their lines' drivers. Every region also gets decoy sites, and
+broad vocabulary (generic factors + all drivers), except a ``rdhs_program_fraction`` of them
+that carry one line's program (drawn like that line's specific rDHSs, role ``program``: the
+compendium's regions of related cell types, which open through the same factors); *specific*
+rDHSs (accessible in exactly one line) carry that line's drivers, some generic and a few
+other-line sites; *shared* rDHSs (2-3 lines) carry the union of their lines' drivers. Every
+region also gets decoy sites, and
 the background gets weak sites of any matrix. Label files follow the paper: positives are a
 line's specific rDHSs; negatives are other lines' specific rDHSs (``<CELL>_NEG``) and a few
 pre-training rDHSs (``Negative``), split by chromosome (test = ``test_chroms``).
@@ -26,15 +29,16 @@ ARCHITECTURE.md, "sim".
 
 ``ground_truth.tsv`` columns: ``region`` (rDHS name, ``.`` for a background site),
 ``region_class`` (pretrain/specific/shared/background), ``tf``, ``matrix_id``, ``role``
-(``vocabulary`` in pre-training rDHSs; ``driver``, ``cross_driver``, ``generic``, ``decoy`` in
-accessible rDHSs; ``background``), ``chrom, start, end`` (genome, 0-based half-open),
-``strand``, ``rel_start, rel_end`` (from the 600-bp region's start; empty for background),
-``sharpness`` (1 = sampled from the matrix as-is), ``log_odds`` (log2 odds of the site against
-a uniform background, matrix orientation) and ``sequence`` (the site read on its own strand,
-i.e. in the matrix's orientation). ``region_truth.tsv`` columns: ``name, chrom, start, end``
-(the 600-bp region), ``core_start, core_end`` (the rDHS), ``region_class``, ``cell_line``
-(specific only), ``accessible_in``, ``grammar`` (whose drivers were planted: differs from
-``cell_line`` for the ``label_noise`` fraction), ``split``, ``n_sites``.
+(``vocabulary`` or ``program`` in pre-training rDHSs; ``driver``, ``cross_driver``,
+``generic``, ``decoy`` in accessible rDHSs; ``background``), ``chrom, start, end`` (genome,
+0-based half-open), ``strand``, ``rel_start, rel_end`` (from the 600-bp region's start; empty
+for background), ``sharpness`` (1 = sampled from the matrix as-is), ``log_odds`` (log2 odds of
+the site against a uniform background, matrix orientation) and ``sequence`` (the site read on
+its own strand, i.e. in the matrix's orientation). ``region_truth.tsv`` columns: ``name, chrom,
+start, end`` (the 600-bp region), ``core_start, core_end`` (the rDHS), ``region_class``,
+``cell_line`` (specific only), ``accessible_in``, ``grammar`` (whose drivers were planted:
+differs from ``cell_line`` for the ``label_noise`` fraction; a pre-training rDHS's program,
+else empty), ``split``, ``n_sites``.
 
 Measured here (2 CPU cores): the ``smoke`` world in ~0.5 s, the ``quick`` world (33 Mbp,
 16,000 rDHSs, ~113,000 sites) in ~3-5 s.
@@ -207,6 +211,7 @@ def check_spec(spec: SimulationConfig, *, test_chroms: Sequence[str]) -> None:
         "cpg_obs_exp",
         "gc_mean",
         "gc_compensation",
+        "rdhs_program_fraction",
     ):
         if not 0 <= getattr(spec, key) <= 1:
             problems.append(f"simulation.{key} must lie in [0, 1]")
