@@ -208,6 +208,60 @@ calibration_record.probe_table(record.probe)
 calibration_record.width_table(record.widths)
 
 # %% [markdown]
+# ### Does the pre-trained model know the lines? Probing worlds before running books
+#
+# A book run behind one row above costs a quarter of an hour or more, so the worlds meant to
+# make transfer matter on every seed were first probed more cheaply.
+# `experiments/transfer_probe.py` builds a world, its datasets and the pre-trained model
+# through the book's own stages. It then fits a logistic regression to the pre-trained
+# trunk's pooled features (a linear probe) for every line. For the lines it is asked to
+# train, it also trains ChromTransfer and the baseline on 100 % and on a 5 % subset, with
+# the recipes of the profile and the bootstrap grid's subset trainer.
+# {glue:text}`world_n_settings` settings are recorded, on seed 1
+# (`experiments/transfer_grid.yaml`; one row per setting and trained line below):
+#
+# * `today` is the world of `quick`.
+# * `scale60k` pre-trains on 60,000 rDHSs (`quick`: 6,000), each seen twice (`quick`: up to
+#   12 times).
+# * `sharp2` and `sharp15` sample every planted site at sharpness 2 or 1.5 (`quick`: 4), so
+#   sites are more degenerate.
+# * `prog50` gives half of the pre-training rDHSs one line's program:
+#   `simulation.rdhs_program_fraction`, standing for the compendium's regions of related cell
+#   types.
+# * `sites24` plants 2–4 driver sites per line region (`quick`: 3–6).
+# * The `sharp15` settings stop their line models on validation AUROC.
+#
+# The linear probe's mean test AUROC over the six lines, with all the training data, was
+# {glue:text}`world_today_probe_mean:.3f` in `today`, {glue:text}`world_scale60k_probe_mean:.3f`
+# with ten times the compendium, and {glue:text}`world_scale60k_sharp2_prog50_probe_mean:.3f`
+# with degenerate sites and programs.
+#
+# At sharpness 2, ChromTransfer trained on 5 % of HepG2 reached test AUROC
+# {glue:text}`world_scale60k_sharp2_HepG2_finetune_5pct:.3f` without programs and
+# {glue:text}`world_scale60k_sharp2_prog50_HepG2_finetune_5pct:.3f` with them. On all the
+# data it reached {glue:text}`world_scale60k_sharp2_HepG2_finetune_100pct:.3f` and
+# {glue:text}`world_scale60k_sharp2_prog50_HepG2_finetune_100pct:.3f`. The two settings'
+# baselines stopped on validation loss. They kept epochs
+# {glue:text}`world_scale60k_sharp2_HepG2_scratch_best_epoch_100pct:.0f` and
+# {glue:text}`world_scale60k_sharp2_prog50_HepG2_scratch_best_epoch_100pct:.0f`, with test
+# AUROC {glue:text}`world_scale60k_sharp2_HepG2_scratch_100pct:.3f` and
+# {glue:text}`world_scale60k_sharp2_prog50_HepG2_scratch_100pct:.3f`. The baseline's
+# validation loss jumps between epochs while its validation AUROC climbs. That is why the
+# later settings stop on validation AUROC.
+#
+# At sharpness 1.5 with programs, ChromTransfer reached
+# {glue:text}`world_scale60k_sharp15_prog50_HepG2_finetune_100pct:.3f` on all the data and
+# the baseline {glue:text}`world_scale60k_sharp15_prog50_HepG2_scratch_100pct:.3f`. On 5 %,
+# ChromTransfer reached {glue:text}`world_scale60k_sharp15_prog50_HepG2_finetune_5pct:.3f`
+# (retention {glue:text}`world_scale60k_sharp15_prog50_HepG2_finetune_retention_5pct:.2f`)
+# and the baseline {glue:text}`world_scale60k_sharp15_prog50_HepG2_scratch_5pct:.3f`. With
+# 2–4 driver sites per region, pre-training reached
+# {glue:text}`world_scale60k_sharp15_prog50_sites24_pretrain_auroc:.3f`.
+
+# %%
+calibration_record.world_table(record.world)
+
+# %% [markdown]
 # **Re-run this chapter:** `chromtransfer book --profile quick --chapter 10`; the calibration
 # runs themselves: `chromtransfer calibrate --grid experiments/calibration_grid.yaml`
 # (each setting × seed is a full book run).

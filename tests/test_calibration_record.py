@@ -230,3 +230,33 @@ def test_records_criteria_use_the_runner_rule() -> None:
     by_run = calibration_record.criteria_by_run(pd.DataFrame([row]))
     assert by_run[OK].iloc[0].tolist() == list(calibration.criteria(row).values())
     assert np.bool_(by_run["ok:pretrain_auroc"].iloc[0])
+
+
+def test_world_probe_table_and_facts() -> None:
+    rows = []
+    for setting, probe, trained in (("plain", 0.6, False), ("programs", 0.7, True)):
+        for i, line in enumerate(CELL_LINES):
+            row = {
+                "setting": setting, "seed": 1, "line": line, "pretrain_auroc": 0.93,
+                "probe_auroc_100%": probe + 0.01 * i,
+            }  # fmt: skip
+            if trained and line == "HepG2":
+                row |= {
+                    "finetune_auroc_100%": 0.95, "scratch_auroc_100%": 0.90,
+                    "scratch_best_epoch_100%": 12, "finetune_auroc_5%": 0.85,
+                    "scratch_auroc_5%": 0.6, "finetune_retention_5%": 0.78,
+                }  # fmt: skip
+            rows.append(row)
+    world = pd.DataFrame(rows)
+    table = calibration_record.world_table(world)
+    assert list(table.index) == [("plain", 1, ""), ("programs", 1, "HepG2")]
+    programs = table.loc[("programs", 1, "HepG2")]
+    assert programs["linear probe, 100 % (mean of 6 lines)"] == pytest.approx(0.725)
+    assert pd.isna(table.loc[("plain", 1, ""), "ChromTransfer, 5 %"])
+    f = calibration_record._world_facts(world)
+    assert f["world_n_settings"] == 2
+    assert f["world_programs_HepG2_finetune_5pct"] == 0.85
+    assert f["world_programs_HepG2_finetune_retention_5pct"] == 0.78
+    assert f["world_plain_probe_mean"] == pytest.approx(0.625)
+    assert not any(k.startswith("world_plain_HepG2") for k in f)
+    assert calibration_record.world_table(pd.DataFrame()).empty

@@ -1,17 +1,17 @@
 """The calibration record, read for the book: tables and numbers of chapters 8 and 10.
 
-The record is what the calibration runner (:mod:`.calibration`) and the two probes wrote —
+The record is what the calibration runner (:mod:`.calibration`) and the three probes wrote —
 ``experiments/calibration_grid.yaml`` and ``experiments/calibration/{runs,calibration,
-retention_probe,width_probe}.csv``. Every function here reads it and trains nothing; criteria
-are decided again by the rules of ``claims.yaml`` (:mod:`.claims`), so the appendix's counts
-follow the rules the ledger uses. Conclusions are the chapters' to write, around the numbers
-of :func:`facts` (ARCHITECTURE.md, "chapters read like the paper").
+retention_probe,width_probe,transfer_probe}.csv``. Every function here reads it and trains
+nothing; criteria are decided again by the rules of ``claims.yaml`` (:mod:`.claims`), so the
+appendix's counts follow the rules the ledger uses. Conclusions are the chapters' to write,
+around the numbers of :func:`facts` (ARCHITECTURE.md, "chapters read like the paper").
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +36,8 @@ class Record:
     chosen: pd.DataFrame
     probe: pd.DataFrame
     widths: pd.DataFrame
+    world: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """``transfer_probe.csv``: world settings probed before any book run (one row per line)."""
 
 
 def _csv(path: Path) -> pd.DataFrame:
@@ -54,6 +56,7 @@ def load_record(root: Path) -> Record:
         chosen=_csv(calib / "calibration.csv"),
         probe=_csv(calib / "retention_probe.csv"),
         widths=_csv(calib / "width_probe.csv"),
+        world=_csv(calib / "transfer_probe.csv"),
     )
 
 
@@ -328,6 +331,67 @@ def _width_facts(widths: pd.DataFrame, *, goal: float) -> dict[str, float | int 
     }
 
 
+#: The world probe's columns for the line whose models it trained, as the appendix shows them.
+WORLD_COLUMNS = {
+    "pretrain_auroc": "pre-trained AUROC",
+    "probe_auroc_100%": "linear probe, 100 %",
+    "finetune_auroc_100%": "ChromTransfer, 100 %",
+    "scratch_auroc_100%": "baseline, 100 %",
+    "scratch_best_epoch_100%": "baseline's kept epoch",
+    "finetune_auroc_5%": "ChromTransfer, 5 %",
+    "scratch_auroc_5%": "baseline, 5 %",
+    "finetune_retention_5%": "ChromTransfer retention, 5 %",
+}
+
+
+def world_table(world: pd.DataFrame) -> pd.DataFrame:
+    """One row per probed world setting × seed × line whose models the probe trained (or one
+    row with an empty line where it trained none): the pre-trained model, the mean over the six
+    lines of the linear probe's test AUROC, and the trained line's test AUROCs (empty without a
+    probe)."""
+    if world.empty:
+        return pd.DataFrame()
+    keys = ["setting", "seed"]
+    out = world.groupby(keys, sort=False).agg(
+        pretrain_auroc=("pretrain_auroc", "first"),
+        probe_mean=("probe_auroc_100%", "mean"),
+    )
+    out = out.reset_index()
+    if "finetune_auroc_100%" in world:
+        trained = world.dropna(subset=["finetune_auroc_100%"])
+        cols = [c for c in WORLD_COLUMNS if c in trained and c != "pretrain_auroc"]
+        out = out.merge(trained[[*keys, "line", *cols]], on=keys, how="left")
+    else:
+        out["line"] = np.nan
+    out["line"] = out["line"].fillna("")
+    names = {**WORLD_COLUMNS, "probe_mean": "linear probe, 100 % (mean of 6 lines)"}
+    return out.set_index([*keys, "line"]).rename(columns=names).round(3)
+
+
+def _world_facts(world: pd.DataFrame) -> dict[str, float | int | str]:
+    """``world_<setting>_<stat>`` (pre-trained model, mean linear probe) and
+    ``world_<setting>_<line>_<stat>`` (a trained line) for each probed setting's first seed."""
+    table = world_table(world)
+    settings = table.index.get_level_values("setting") if len(table) else pd.Index([])
+    out: dict[str, float | int | str] = {"world_n_settings": int(settings.nunique())}
+    short = {v: k for k, v in WORLD_COLUMNS.items()} | {
+        "linear probe, 100 % (mean of 6 lines)": "probe_mean"
+    }
+    first_seed = table.reset_index().groupby("setting")["seed"].first() if len(table) else {}
+    for (setting, seed, line), row in table.iterrows():
+        if seed != first_seed[setting]:
+            continue
+        for col, value in row.items():
+            if col not in short or pd.isna(value):
+                continue
+            stat = short[col].replace("%", "pct").replace("auroc_", "")
+            per_setting = short[col] in ("pretrain_auroc", "probe_mean")
+            out[f"world_{setting}_{stat}" if per_setting else f"world_{setting}_{line}_{stat}"] = (
+                float(value)
+            )
+    return out
+
+
 def facts(record: Record) -> dict[str, float | int | str]:
     """Every number the calibration appendix quotes, by glue name: per setting of the grid
     (``<setting>_<stat>``, ``<setting>_met_<claim>``), the chosen setting (``chosen``,
@@ -342,4 +406,5 @@ def facts(record: Record) -> dict[str, float | int | str]:
         **_chosen_facts(record),
         **_probe_facts(record.probe, goal=goal),
         **_width_facts(record.widths, goal=goal),
+        **_world_facts(record.world),
     }
