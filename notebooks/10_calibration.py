@@ -225,9 +225,9 @@ calibration_record.width_table(record.widths)
 #   12 times).
 # * `sharp2` and `sharp15` sample every planted site at sharpness 2 or 1.5 (`quick`: 4), so
 #   sites are more degenerate.
-# * `prog50` gives half of the pre-training rDHSs one line's program:
-#   `simulation.rdhs_program_fraction`, standing for the compendium's regions of related cell
-#   types.
+# * `prog50` gives half of the pre-training rDHSs one line's program, and `prog100` gives one
+#   to every pre-training rDHS (`simulation.rdhs_program_fraction`, standing for the
+#   compendium's regions of related cell types).
 # * `sites24` plants 2–4 driver sites per line region (`quick`: 3–6).
 # * The `sharp15` settings stop their line models on validation AUROC.
 #
@@ -257,6 +257,13 @@ calibration_record.width_table(record.widths)
 # and the baseline {glue:text}`world_scale60k_sharp15_prog50_HepG2_scratch_5pct:.3f`. With
 # 2–4 driver sites per region, pre-training reached
 # {glue:text}`world_scale60k_sharp15_prog50_sites24_pretrain_auroc:.3f`.
+#
+# When every pre-training rDHS carries a program (`prog100`), the linear probe's mean rose
+# to {glue:text}`world_scale60k_sharp15_prog100_probe_mean:.3f` at sharpness 1.5 and
+# {glue:text}`world_scale60k_sharp2_prog100_probe_mean:.3f` at sharpness 2. Pre-training
+# reached {glue:text}`world_scale60k_sharp15_prog100_pretrain_auroc:.3f` and
+# {glue:text}`world_scale60k_sharp2_prog100_pretrain_auroc:.3f`. These two settings trained no
+# line models yet.
 
 # %%
 calibration_record.world_table(record.world)
