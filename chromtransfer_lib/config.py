@@ -115,7 +115,7 @@ class SimulationConfig:
     drivers: dict[str, tuple[str, ...]]
     generic_vocabulary: tuple[str, ...]
     decoy_vocabulary: tuple[str, ...]
-    rdhs_program_fraction: float = 0.0
+    rdhs_program_fraction: float
 
 
 @dataclass(frozen=True)

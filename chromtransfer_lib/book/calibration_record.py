@@ -372,12 +372,13 @@ def _world_facts(world: pd.DataFrame) -> dict[str, float | int | str]:
     """``world_<setting>_<stat>`` (pre-trained model, mean linear probe) and
     ``world_<setting>_<line>_<stat>`` (a trained line) for each probed setting's first seed."""
     table = world_table(world)
-    settings = table.index.get_level_values("setting") if len(table) else pd.Index([])
-    out: dict[str, float | int | str] = {"world_n_settings": int(settings.nunique())}
+    if table.empty:
+        return {"world_n_settings": 0}
+    first_seed = table.reset_index().groupby("setting")["seed"].first()
+    out: dict[str, float | int | str] = {"world_n_settings": len(first_seed)}
     short = {v: k for k, v in WORLD_COLUMNS.items()} | {
         "linear probe, 100 % (mean of 6 lines)": "probe_mean"
     }
-    first_seed = table.reset_index().groupby("setting")["seed"].first() if len(table) else {}
     for (setting, seed, line), row in table.iterrows():
         if seed != first_seed[setting]:
             continue
