@@ -76,6 +76,9 @@ class SimulationConfig:
     ``rdhs_program_fraction``: share of the pre-training rDHSs that carry one line's program
     (its drivers and generic sites, drawn like a specific region of that line) instead of the
     broad vocabulary — the compendium's regions of related cell types (0 = none).
+    ``line_scale``: per-line multipliers of a line's paper share of ``n_specific_total``
+    (e.g. ``{HepG2: 3}`` makes the bootstrap line three times its paper proportion, so that
+    its 5 % subsets hold hundreds of sequences; ``{}`` = the paper's proportions).
     """
 
     chrom_lengths: dict[str, int]
@@ -116,6 +119,7 @@ class SimulationConfig:
     generic_vocabulary: tuple[str, ...]
     decoy_vocabulary: tuple[str, ...]
     rdhs_program_fraction: float
+    line_scale: dict[str, float]
 
 
 @dataclass(frozen=True)

@@ -227,6 +227,13 @@ def test_class_sizes_keep_paper_proportions():
     assert negative_ratio("A549", (2.5, 3.5)) == 3.5  # paper: 5.58
     assert negative_ratio("HepG2", (2.5, 3.5)) == 2.5  # paper: 1.76
     assert set(PAPER_NEGATIVES) == set(CELL_LINES)
+    # line_scale grows the named line only; the others keep their paper counts
+    scaled = class_sizes(9000, {"HepG2": 2.5})
+    assert scaled["HepG2"] == round(2.5 * sizes["HepG2"])
+    assert {c: scaled[c] for c in CELL_LINES if c != "HepG2"} == {
+        c: sizes[c] for c in CELL_LINES if c != "HepG2"
+    }
+    assert class_sizes(9000, {}) == sizes
 
 
 def _log_odds(seq: str, probs: np.ndarray) -> float:
@@ -351,6 +358,24 @@ def test_programs_give_pretraining_rdhss_a_lines_drivers(tmp_path):
     assert all(m in drivers[c] for m, c in pairs)
     # a program region is planted like a specific region of its line: no broad vocabulary
     assert not g[(g["role"] == "vocabulary") & g["region"].isin(program["region"])].size
+
+
+def test_line_scale_enlarges_one_line_in_the_world(tmp_path):
+    spec = tiny_spec(line_scale={"HepG2": 2.0}, neg_to_pos_ratio=(1.7, 3.5))
+    w = simulate_world(tmp_path, spec=spec, random_state=5)
+    r = pd.read_csv(w.region_truth, sep="\t", keep_default_na=False)
+    counts = r.loc[r["region_class"] == "specific", "cell_line"].value_counts()
+    assert counts.to_dict() == class_sizes(200, {"HepG2": 2.0})
+    hepg2 = read_label_file(w.train_labels["HepG2"])["y"]
+    in_train = (r["cell_line"] == "HepG2") & (r["split"] == "train")
+    assert hepg2.sum() == in_train.sum()
+    assert (hepg2 == 0).sum() == round(
+        in_train.sum() * PAPER_NEGATIVES["HepG2"] / PAPER_POSITIVES["HepG2"]
+    )
+    with pytest.raises(SimulationError, match=r"line_scale names unknown cell lines \['HeLa'\]"):
+        simulate_world(tmp_path / "x", spec=tiny_spec(line_scale={"HeLa": 2.0}), random_state=5)
+    with pytest.raises(SimulationError, match="line_scale multipliers must be > 0"):
+        simulate_world(tmp_path / "y", spec=tiny_spec(line_scale={"K562": 0}), random_state=5)
 
 
 def test_determinism_and_seed_sensitivity(tmp_path, world):

@@ -41,14 +41,17 @@ def place_regions(
     drafts: dict[str, genome_sim.ChromosomeDraft],
     *,
     spec: SimulationConfig,
+    n_specific: int,
     rng: np.random.Generator,
 ) -> pd.DataFrame:
     """Non-overlapping ``region_length`` windows outside gaps and blacklist, genome order.
 
-    Each gap-free segment receives a multinomial share (by length) of all rDHSs, capped at half
-    its capacity so that enough background remains for the pre-training negatives.
+    ``n_specific`` is the number of line-specific regions (``n_specific_total`` after
+    ``line_scale``). Each gap-free segment receives a multinomial share (by length) of all
+    rDHSs, capped at half its capacity so that enough background remains for the pre-training
+    negatives.
     """
-    n = spec.n_pretrain_rdhs + spec.n_specific_total + spec.n_shared
+    n = spec.n_pretrain_rdhs + n_specific + spec.n_shared
     length = spec.region_length
     segs = []
     for chrom, d in drafts.items():
@@ -61,7 +64,7 @@ def place_regions(
         raise SimulationError(
             f"{n} regions of {length} bp do not fit in half of the genome's gap-free sequence "
             f"(room for {int(cap.sum())}); lengthen simulation.chrom_lengths or lower "
-            "n_pretrain_rdhs / n_specific_total / n_shared"
+            "n_pretrain_rdhs / n_specific_total / line_scale / n_shared"
         )
     counts = rng.multinomial(n, cap / cap.sum())
     while (counts > cap).any():

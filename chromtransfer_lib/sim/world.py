@@ -19,8 +19,9 @@ that carry one line's program (drawn like that line's specific rDHSs, role ``pro
 compendium's regions of related cell types, which open through the same factors); *specific*
 rDHSs (accessible in exactly one line) carry that line's drivers, some generic and a few
 other-line sites; *shared* rDHSs (2-3 lines) carry the union of their lines' drivers. Every
-region also gets decoy sites, and
-the background gets weak sites of any matrix. Label files follow the paper: positives are a
+region also gets decoy sites, and the background gets weak sites of any matrix. Specific rDHSs
+are split over the lines in the paper's proportions (:func:`class_sizes`), each line's count
+then multiplied by its ``line_scale`` (a larger bootstrap line is a recorded deviation). Label files follow the paper: positives are a
 line's specific rDHSs; negatives are other lines' specific rDHSs (``<CELL>_NEG``) and a few
 pre-training rDHSs (``Negative``), split by chromosome (test = ``test_chroms``).
 
@@ -49,7 +50,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -169,13 +170,20 @@ def plan_motifs(spec: SimulationConfig) -> MotifPlan:
     return MotifPlan(used, generic, decoy, drivers)
 
 
-def class_sizes(n_specific_total: int) -> dict[str, int]:
-    """Specific positives per line in the paper's proportions (largest-remainder rounding)."""
+def class_sizes(
+    n_specific_total: int, line_scale: Mapping[str, float] | None = None
+) -> dict[str, int]:
+    """Specific positives per line in the paper's proportions (largest-remainder rounding).
+
+    ``line_scale`` multiplies the named lines' counts afterwards (rounded), so the lines it
+    does not name keep their paper-proportioned counts and the total grows.
+    """
     total = sum(PAPER_POSITIVES.values())
     exact = np.array([PAPER_POSITIVES[c] * n_specific_total / total for c in CELL_LINES])
     n = np.floor(exact).astype(int)
     n[np.argsort(-(exact - n), kind="stable")[: n_specific_total - n.sum()]] += 1
-    return dict(zip(CELL_LINES, n.tolist(), strict=True))
+    scale = line_scale or {}
+    return {c: round(k * scale.get(c, 1.0)) for c, k in zip(CELL_LINES, n.tolist(), strict=True)}
 
 
 def negative_ratio(cell_line: str, ratio_range: tuple[float, float]) -> float:
@@ -215,6 +223,11 @@ def check_spec(spec: SimulationConfig, *, test_chroms: Sequence[str]) -> None:
     ):
         if not 0 <= getattr(spec, key) <= 1:
             problems.append(f"simulation.{key} must lie in [0, 1]")
+    unknown = sorted(set(spec.line_scale) - set(CELL_LINES))
+    if unknown:
+        problems.append(f"simulation.line_scale names unknown cell lines {unknown}")
+    if any(v <= 0 for v in spec.line_scale.values()):
+        problems.append("simulation.line_scale multipliers must be > 0")
     for key in (
         "rdhs_sites",
         "specific_sites",
@@ -272,10 +285,11 @@ def simulate_world(
     drafts = _draft_genome(spec, s_lib, s_chroms)
 
     rng_regions = np.random.default_rng(s_regions)
+    sizes = class_sizes(spec.n_specific_total, spec.line_scale)
     regions = sr.assign_regions(
-        sr.place_regions(drafts, spec=spec, rng=rng_regions),
+        sr.place_regions(drafts, spec=spec, n_specific=sum(sizes.values()), rng=rng_regions),
         spec=spec,
-        sizes=class_sizes(spec.n_specific_total),
+        sizes=sizes,
         test_chroms=test_chroms,
         rng=rng_regions,
     )
