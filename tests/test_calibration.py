@@ -44,6 +44,10 @@ def test_row_and_criteria() -> None:
     m.update({
         "bootstrap.0.05.finetune.auroc_retention": 0.85,
         "bootstrap.0.05.scratch.auroc_retention": 0.40,
+        "bootstrap.0.01.finetune.auroc_mean": 0.72,  # the smallest fraction
+        "bootstrap.0.05.finetune.auroc_mean": 0.80,
+        "bootstrap.1.finetune.auroc_mean": 0.85,
+        "pretrained_only.HepG2.test.auroc": 0.55,
         "enrichment.HepG2.drivers_in_top5_clusters": 3,
         "enrichment.K562.drivers_in_top5_clusters": 2,
         "enrichment.pretrained.HepG2_drivers_in_top5_clusters": 0,
@@ -63,7 +67,16 @@ def test_row_and_criteria() -> None:
     ok = calibration.criteria(row)
     assert all(ok.values()), ok
     stats = calibration.criterion_statistics(row)
-    assert stats["retention_5pct"] == {"retention": 0.85, "baseline": 0.40}
+    assert (row["smallest_fraction"], row["ft_auroc_smallest"]) == (0.01, 0.72)
+    assert stats["retention_5pct"] == pytest.approx({
+        "retention": 0.85,
+        "baseline": 0.40,
+        "smallest_over_pretrained": 0.72 - 0.55,
+        "smallest_vs_baseline": 0.72 - 0.70,  # HepG2's baseline on all the data
+    })  # fmt: skip
+    row["ft_auroc_smallest"] = 0.64  # 0.06 below the full-data baseline
+    assert not calibration.criteria(row)["retention_5pct"]
+    row["ft_auroc_smallest"] = 0.72
     assert stats["transfer_auroc"]["lowest_other"] == 0.70
     row["scratch_auroc_A549"] = 0.55  # a collapsed baseline: a win over it is no result
     assert not calibration.criteria(row)["transfer_auroc"]

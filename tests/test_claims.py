@@ -56,10 +56,13 @@ def test_tests_fail_on_missing_values_and_combine() -> None:
     assert not cebp.holds({"tf_rank": 11.0, "cluster_rank": 6.0})
     assert cebp.outcome({"tf_rank": math.nan, "cluster_rank": 2.0}) == "met"
     ret = claims.claim("retention_5pct")
-    assert ret.outcome({"retention": 0.9, "baseline": math.nan}) == "not computable"
-    assert ret.outcome({"retention": 0.9, "baseline": 0.3}) == "met"
-    assert ret.outcome({"retention": 0.9, "baseline": 0.5}) == "not met"
-    assert ret.outcome({"retention": 0.7, "baseline": 0.3}) == "not met"
+    small = {"smallest_over_pretrained": 0.2, "smallest_vs_baseline": -0.04}
+    assert ret.outcome({"retention": 0.9, "baseline": math.nan, **small}) == "not computable"
+    assert ret.outcome({"retention": 0.9, "baseline": 0.3, **small}) == "met"
+    assert ret.outcome({"retention": 0.9, "baseline": 0.5, **small}) == "not met"
+    assert ret.outcome({"retention": 0.7, "baseline": 0.3, **small}) == "not met"
+    far = {**small, "smallest_vs_baseline": -0.06}
+    assert ret.outcome({"retention": 0.9, "baseline": 0.3, **far}) == "not met"
     assert ret.outcome(None) == "not computable"
 
 

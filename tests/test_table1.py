@@ -40,7 +40,7 @@ def grid() -> table1.Grid:
         _unit("finetune", 1.0, 0, 1901, 0.90, 1.00),
         _unit("scratch", 1.0, 0, 1901, 0.80, 0.90),
     ]).drop(columns=["f1_overall_valthr"])  # fmt: skip
-    return table1.Grid(load_profile("quick"), units, full, n_valid=818)
+    return table1.Grid(load_profile("quick"), units, full, n_valid=818, pretrained_auroc=0.6)
 
 
 def test_table_1_against_an_inline_table(grid: table1.Grid) -> None:
@@ -81,6 +81,10 @@ def test_retention_and_facts(grid: table1.Grid) -> None:
     assert f["goal_retention_ft"] == pytest.approx(0.7)
     assert (f["goal_retention"], f["goal_baseline"]) == (0.8, 0.5)
     assert f["goal_outcome"] == "not met"  # 0.70 < 0.80
+    # the smallest fraction ChromTransfer ran at, against the pre-trained and full baseline
+    assert (f["smallest_ft_fraction"], f["smallest_auroc_ft"]) == (0.05, pytest.approx(0.85))
+    assert (f["smallest_pretrained_auroc"], f["smallest_baseline_full_auroc"]) == (0.6, 0.9)
+    assert f["goal_smallest_gap"] == 0.05
     assert (f["paper_lowest"], f["paper_highest"], f["paper_reps"]) == (0.01, 0.75, 10)
     assert f["paper_drop"] == pytest.approx(0.05)
     assert (f["n_units"], f["fractions"], f["scratch_fractions"]) == (5, "1%, 5%, 25%", "5%")

@@ -20,6 +20,7 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import re
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -34,6 +35,9 @@ from chromtransfer_lib.config import CELL_LINES, ConfigError, load_profile, prof
 from chromtransfer_lib.fileio import atomic_path
 
 log = logging.getLogger(__name__)
+
+#: A bootstrap unit's mean test AUROC in a run's metrics (group 1: the fraction).
+_FT_AUROC = re.compile(r"bootstrap\.([0-9.]+)\.finetune\.auroc_mean")
 
 #: Columns of ``calibration.csv`` (one row per seed of the chosen profile).
 CALIBRATION_COLUMNS = (
@@ -106,7 +110,11 @@ def summarise_run(metrics: Mapping[str, Any], timings: pd.DataFrame | None) -> d
     ft = np.array([metrics.get(f"finetune.{c}.test.auroc", np.nan) for c in CELL_LINES], float)
     sc = np.array([metrics.get(f"scratch.{c}.test.auroc", np.nan) for c in CELL_LINES], float)
     gain = ft - sc
-    frac = f"bootstrap.{claims.claim('retention_5pct').params['fraction']:g}"
+    data_claim = claims.claim("retention_5pct")
+    frac, line = f"bootstrap.{data_claim.params['fraction']:g}", data_claim.params["line"]
+    # ChromTransfer's bootstrap units at the grid's smallest fraction (criterion 3's second half)
+    grid = {float(m[1]): k for k in metrics if (m := _FT_AUROC.fullmatch(k)) and float(m[1]) < 1}
+    smallest = min(grid, default=np.nan)
     row = {
         "pretrain_auroc": metrics.get("pretrain.test.auroc", np.nan),
         "lines_won": int(np.sum(gain > 0)) if np.isfinite(gain).all() else np.nan,
@@ -116,6 +124,9 @@ def summarise_run(metrics: Mapping[str, Any], timings: pd.DataFrame | None) -> d
         "book_minutes": float(timings["seconds"].sum() / 60) if timings is not None else np.nan,
         "n_train_5pct": metrics.get(f"{frac}.finetune.n_train_mean", np.nan),
         "n_train_100pct": metrics.get("bootstrap.1.finetune.n_train_mean", np.nan),
+        "smallest_fraction": smallest,
+        "ft_auroc_smallest": metrics[grid[smallest]] if grid else np.nan,
+        f"pretrained_auroc_{line}": metrics.get(f"pretrained_only.{line}.test.auroc", np.nan),
     }
     # Criterion 4 counts drivers by look-alike cluster (chapter 7); per matrix for the record.
     for line in claims.claim("drivers_top5").params["lines"]:
@@ -133,6 +144,8 @@ def criterion_statistics(row: Mapping[str, Any]) -> dict[str, dict[str, float]]:
     """The statistics each calibration criterion (:func:`.claims.criteria`) reads from one
     row, keyed by claim (missing values are NaN, and fail their tests)."""
     ft, sc = _value(row, "ft_retention_5pct"), _value(row, "scratch_retention_5pct")
+    line = claims.claim("retention_5pct").params["line"]
+    smallest = _value(row, "ft_auroc_smallest")
     lines = [line.lower() for line in claims.claim("drivers_top5").params["lines"]]
     tuned = np.array([_value(row, f"{line}_drivers_in_top5") for line in lines])
     pre = np.array([_value(row, f"{line}_drivers_in_top5_pretrained") for line in lines])
@@ -143,7 +156,12 @@ def criterion_statistics(row: Mapping[str, Any]) -> dict[str, dict[str, float]]:
             "mean_gain": _value(row, "mean_auroc_gain"),
             "lowest_other": float(np.min([_value(row, f"scratch_auroc_{c}") for c in CELL_LINES])),
         },
-        "retention_5pct": {"retention": ft, "baseline": sc},
+        "retention_5pct": {
+            "retention": ft,
+            "baseline": sc,
+            "smallest_over_pretrained": smallest - _value(row, f"pretrained_auroc_{line}"),
+            "smallest_vs_baseline": smallest - _value(row, f"scratch_auroc_{line}"),
+        },
         "drivers_top5": {"fewest": np.min(tuned), "pretrained_margin": np.min(tuned - pre)},
         "book_minutes": {"minutes": _value(row, "book_minutes")},
     }

@@ -21,9 +21,10 @@ rDHSs (accessible in exactly one line) carry that line's drivers, some generic a
 other-line sites; *shared* rDHSs (2-3 lines) carry the union of their lines' drivers. Every
 region also gets decoy sites, and the background gets weak sites of any matrix. Specific rDHSs
 are split over the lines in the paper's proportions (:func:`class_sizes`), each line's count
-then multiplied by its ``line_scale`` (a larger bootstrap line is a recorded deviation). Label files follow the paper: positives are a
-line's specific rDHSs; negatives are other lines' specific rDHSs (``<CELL>_NEG``) and a few
-pre-training rDHSs (``Negative``), split by chromosome (test = ``test_chroms``).
+then multiplied by its ``line_scale`` (a larger bootstrap line is a recorded deviation).
+Label files follow the paper: positives are a line's specific rDHSs; negatives are other lines'
+specific rDHSs (``<CELL>_NEG``) and a few pre-training rDHSs (``Negative``), split by
+chromosome (test = ``test_chroms``).
 
 Regions are 0-based half-open (bioframe); ``chr1:100-700`` covers bases 100..699.
 ARCHITECTURE.md, "sim".
