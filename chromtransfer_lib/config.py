@@ -44,6 +44,14 @@ class ConfigError(InputError, ValueError):
     """A profile file is malformed: the message names the file and the key."""
 
 
+#: Keys added after artifacts were recorded, and the value that reproduces those artifacts:
+#: :meth:`Profile.config_hash` leaves a key out while it holds that value.
+HASH_NEUTRAL: dict[tuple[str, str], Any] = {
+    ("simulation", "line_scale"): {},
+    **{(s, "batchnorm_refresh"): 0 for s in ("pretrain", "finetune", "scratch", "multiclass")},
+}
+
+
 @dataclass(frozen=True)
 class SimulationConfig:
     """Knobs of the simulated ENCODE-like world (see :mod:`chromtransfer_lib.sim.world`).
@@ -161,6 +169,10 @@ class TrainConfig:
     ``val_auroc`` (binary models only)."""
     folds: tuple[int, ...]
     mixed_precision: str | None
+    batchnorm_refresh: int
+    """After each epoch, re-estimate every BatchNorm layer's statistics on up to this many
+    training sequences with dropout off (:func:`.models.train.refresh_batchnorm`) before
+    validating; 0 keeps Keras' running averages, which the paper's Keras code used."""
 
 
 @dataclass(frozen=True)
@@ -224,8 +236,13 @@ class Profile:
         """Short sha256 of the whole profile, or of the named sections only.
 
         Artifacts are keyed by this hash, so a changed config never reuses a stale artifact.
+        Keys of :data:`HASH_NEUTRAL` are left out while they hold the value that reproduces
+        what came before them, so adding such a key keeps every recorded artifact's hash.
         """
         d = self.to_dict()
+        for (section, key), neutral in HASH_NEUTRAL.items():
+            if d[section].get(key) == neutral:
+                del d[section][key]
         if sections:
             d = {s: d[s] for s in sections}
         blob = json.dumps(d, sort_keys=True).encode()

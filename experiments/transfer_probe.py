@@ -98,6 +98,11 @@ def probe(name: str, overrides: dict, seed: int, train: list[str]) -> list[dict]
             "pretrain_best_epoch": run.best_epoch, "pretrain_epochs": len(run.history),
             "n_train": int(tr.size), "n_pos_train": int(y[tr].sum()),
             "data_seconds": t_data, "pretrain_seconds": t_pre,
+            # the pre-trained model itself on the line (criterion 3: the smallest fraction
+            # must beat it)
+            "pretrained_line_auroc": float(
+                roc_auc_score(y[test], predict_proba(model, ds.codes, indices=test))
+            ),
         }  # fmt: skip
         for prefix, trunk in extractors.items():
             f_tr, f_te = features(trunk, ds.codes, tr), features(trunk, ds.codes, test)

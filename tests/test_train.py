@@ -215,3 +215,60 @@ def test_helpers():
     a = tf.random.uniform((3,)).numpy()
     T.set_seed(3)
     np.testing.assert_array_equal(a, tf.random.uniform((3,)).numpy())
+
+
+def test_refresh_batchnorm_takes_statistics_with_dropout_off(data):
+    import keras
+
+    from chromtransfer_lib.genome.sequence import one_hot_tensor
+
+    codes, _, tr, _ = data
+    model = M.build_pretrain_model(head_units=(8, 4), dropout=0.5, random_state=0, **TINY)
+    weights = [w.copy() for w in model.get_weights()]
+    T.refresh_batchnorm(model, codes, tr[:64], batch_size=32, max_rows=1000, random_state=0)
+    stem = model.get_layer("trunk_stem_bn")
+    conv_out = keras.Model(model.inputs[0], model.get_layer("trunk_stem_conv").output)
+    acts = [conv_out(one_hot_tensor(codes[tr[k : k + 32]])).numpy() for k in (0, 32)]
+    # the mean of the two batches' statistics (the stem's input has no dropout before it)
+    want_mean = np.mean([a.mean(axis=(0, 1)) for a in acts], axis=0)
+    want_var = np.mean([a.var(axis=(0, 1)) for a in acts], axis=0)
+    np.testing.assert_allclose(stem.moving_mean.numpy(), want_mean, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(stem.moving_variance.numpy(), want_var, rtol=1e-4, atol=1e-6)
+    # a deeper layer's statistics are those of dropout-free inputs (0.5 would shift them)
+    top = model.get_layer("trunk_top1_bn")
+    refreshed = top.moving_mean.numpy().copy()
+    top_in = keras.Model(model.inputs[0], model.get_layer("trunk_top1_conv").output)
+    drops = [la for la in model.layers if isinstance(la, keras.layers.Dropout)]
+    for la in drops:
+        la.rate = 0.0
+    # training=True: the layers before normalise with batch statistics, as in the refresh
+    batch_means = [
+        top_in(one_hot_tensor(codes[tr[k : k + 32]]), training=True).numpy().mean(axis=(0, 1))
+        for k in (0, 32)
+    ]
+    for la in drops:
+        la.rate = 0.5
+    np.testing.assert_allclose(refreshed, np.mean(batch_means, axis=0), rtol=1e-4, atol=1e-5)
+    # weights other than the BatchNorm statistics, momenta and dropout rates are untouched
+    T.refresh_batchnorm(model, codes, tr[:64], batch_size=32, max_rows=1000, random_state=0)
+    moving = {id(v) for la in model.layers if isinstance(la, keras.layers.BatchNormalization)
+              for v in (la.moving_mean, la.moving_variance)}  # fmt: skip
+    for w, v, old in zip(model.weights, model.get_weights(), weights, strict=True):
+        if id(w) not in moving:
+            np.testing.assert_array_equal(v, old)
+    assert stem.momentum == 0.99
+    assert {la.rate for la in model.layers if isinstance(la, keras.layers.Dropout)} == {0.5}
+
+
+def test_batchnorm_refresh_in_training_is_recorded_and_resumable(data, tmp_path):
+    plain = _run(data, tmp_path / "plain", max_epochs=2)
+    assert "batchnorm_refresh" not in plain.config  # 0: earlier runs keep their identity
+    fresh = _run(data, tmp_path / "fresh", max_epochs=2, batchnorm_refresh=100)
+    assert fresh.config["batchnorm_refresh"] == 100
+    assert {"val_loss", "val_auroc", "val_acc"} <= set(fresh.history.columns)
+    # training steps are the same; only the statistics (and so validation) differ
+    np.testing.assert_allclose(fresh.history["loss"].iloc[0], plain.history["loss"].iloc[0])
+    assert not np.allclose(fresh.history["val_loss"], plain.history["val_loss"])
+    _run(data, tmp_path / "cut", max_epochs=2, batchnorm_refresh=100, stop=1)
+    resumed = _run(data, tmp_path / "cut", max_epochs=2, batchnorm_refresh=100)
+    assert _same(resumed.model.get_weights(), fresh.model.get_weights())
