@@ -125,6 +125,28 @@ def test_profiles_are_frozen_and_hash_stably(tmp_path: Path) -> None:
     assert load_profile(path).config_hash("model") == a.config_hash("model")
 
 
+def test_keys_at_their_neutral_value_leave_hashes_as_before(tmp_path: Path) -> None:
+    import hashlib
+    import json
+
+    from chromtransfer_lib.config import HASH_NEUTRAL
+
+    a = load_profile("smoke")
+    # the hash the profile had before its neutral keys existed
+    d = a.to_dict()
+    for section, key in HASH_NEUTRAL:
+        del d[section][key]
+    old = hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+    assert a.config_hash() == old
+    bigger = load_profile(_write_variant(tmp_path, lambda r: r["simulation"].update(
+        line_scale={"HepG2": 2.0})))  # fmt: skip
+    assert bigger.config_hash("simulation") != a.config_hash("simulation")
+    assert bigger.config_hash("model") == a.config_hash("model")
+    refreshed = load_profile(_write_variant(tmp_path, lambda r: r["scratch"].update(
+        batchnorm_refresh=512)))  # fmt: skip
+    assert refreshed.config_hash("scratch") != a.config_hash("scratch")
+
+
 def test_motif_thresholds_live_in_the_profiles() -> None:
     """``chromtransfer motifs`` once hard-coded these; the profiles now hold them (the paper's)."""
     from chromtransfer_lib.config import DEFAULT_PROFILE
