@@ -245,6 +245,7 @@ def test_world_probe_table_and_facts() -> None:
                     "finetune_auroc_100%": 0.95, "scratch_auroc_100%": 0.90,
                     "scratch_best_epoch_100%": 12, "finetune_auroc_5%": 0.85,
                     "scratch_auroc_5%": 0.6, "finetune_retention_5%": 0.78,
+                    "scratch_retention_5%": 0.25, "n_train": 1850,
                 }  # fmt: skip
             rows.append(row)
     world = pd.DataFrame(rows)
@@ -257,6 +258,13 @@ def test_world_probe_table_and_facts() -> None:
     assert f["world_n_settings"] == 2
     assert f["world_programs_HepG2_finetune_5pct"] == 0.85
     assert f["world_programs_HepG2_finetune_retention_5pct"] == 0.78
+    assert f["world_programs_HepG2_scratch_retention_5pct"] == 0.25
+    assert f["world_programs_HepG2_n_train"] == 1850
     assert f["world_plain_probe_mean"] == pytest.approx(0.625)
     assert not any(k.startswith("world_plain_HepG2") for k in f)
     assert calibration_record.world_table(pd.DataFrame()).empty
+    # a collapsed full-data baseline (AUROC < 0.6) has no meaningful retention
+    world.loc[world["line"] == "HepG2", "scratch_auroc_100%"] = 0.51
+    collapsed = calibration_record.world_table(world).loc[("programs", 1, "HepG2")]
+    assert pd.isna(collapsed["baseline retention, 5 %"])
+    assert collapsed["ChromTransfer retention, 5 %"] == 0.78

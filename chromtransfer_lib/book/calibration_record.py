@@ -341,6 +341,8 @@ WORLD_COLUMNS = {
     "finetune_auroc_5%": "ChromTransfer, 5 %",
     "scratch_auroc_5%": "baseline, 5 %",
     "finetune_retention_5%": "ChromTransfer retention, 5 %",
+    "scratch_retention_5%": "baseline retention, 5 %",
+    "n_train": "training sequences, 100 %",
 }
 
 
@@ -348,9 +350,16 @@ def world_table(world: pd.DataFrame) -> pd.DataFrame:
     """One row per probed world setting × seed × line whose models the probe trained (or one
     row with an empty line where it trained none): the pre-trained model, the mean over the six
     lines of the linear probe's test AUROC, and the trained line's test AUROCs (empty without a
-    probe)."""
+    probe). A retention is left empty where its model's full-data AUROC is below the
+    collapsed-baseline threshold of ``transfer_auroc`` (a share of a gain near 0 means nothing)."""
     if world.empty:
         return pd.DataFrame()
+    world = world.copy()
+    collapsed = claims.claim("transfer_auroc").threshold("lowest_other")
+    for kind in ("finetune", "scratch"):
+        if f"{kind}_retention_5%" in world:
+            low = world[f"{kind}_auroc_100%"] < collapsed
+            world.loc[low, f"{kind}_retention_5%"] = np.nan
     keys = ["setting", "seed"]
     out = world.groupby(keys, sort=False).agg(
         pretrain_auroc=("pretrain_auroc", "first"),
