@@ -22,17 +22,18 @@ from chromtransfer_lib.config import MONITORS
 from chromtransfer_lib.fileio import write_text_atomic
 
 
-def _all_layers(model: keras.Model) -> list[keras.layers.Layer]:
+def all_layers(model: keras.Model) -> list[keras.layers.Layer]:
+    """Every layer of ``model``, nested models' layers in their place."""
     out = []
     for layer in model.layers:
-        out.extend(_all_layers(layer) if isinstance(layer, keras.Model) else [layer])
+        out.extend(all_layers(layer) if isinstance(layer, keras.Model) else [layer])
     return out
 
 
 def reseed_dropout(model: keras.Model, random_state: int, epoch: int) -> None:
     """Give every layer's seed generator a state derived from ``(random_state, epoch)``."""
     k = 0
-    for layer in _all_layers(model):
+    for layer in all_layers(model):
         gen = getattr(layer, "seed_generator", None)
         if gen is None:
             continue

@@ -45,6 +45,7 @@ from chromtransfer_lib.errors import InputError
 from chromtransfer_lib.fileio import atomic_path, write_text_atomic
 from chromtransfer_lib.genome.sequence import one_hot_tensor
 from chromtransfer_lib.models.checkpoints import (
+    all_layers,
     early_stopping_update,
     end_epoch,
     load_state,
@@ -373,14 +374,6 @@ def _fit_epoch(run: _Run, epoch: int, val_ds: tf.data.Dataset, callbacks: list) 
     return row
 
 
-def _layers(model: keras.Model):
-    """Every layer of ``model``, nested models' layers included."""
-    for layer in model.layers:
-        yield layer
-        if isinstance(layer, keras.Model):
-            yield from _layers(layer)
-
-
 def refresh_batchnorm(
     model: keras.Model,
     codes: np.ndarray,
@@ -406,7 +399,7 @@ def refresh_batchnorm(
     rows = np.asarray(rows)
     if rows.size > max_rows:
         rows = np.sort(np.random.default_rng(random_state).choice(rows, max_rows, replace=False))
-    layers = list(_layers(model))
+    layers = all_layers(model)
     norms = [la for la in layers if isinstance(la, keras.layers.BatchNormalization)]
     drops = [la for la in layers if isinstance(la, keras.layers.Dropout)]
     momenta, rates = [la.momentum for la in norms], [la.rate for la in drops]
