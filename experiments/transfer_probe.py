@@ -8,7 +8,8 @@ fine-tuning? A world in which it does not cannot show transfer; a world in which
 worth a full calibration run (``chromtransfer calibrate``). With ``--train LINE``, the probe
 also trains that line's ChromTransfer and baseline models on 100 % (the book's own stage, so a
 later book run reuses them) and on a 5 % subset (the bootstrap grid's trainer, its
-``min_steps``), and records their test AUROCs and retentions beside the linear probe.
+``min_steps``), ChromTransfer also on a 1 % subset (criterion 3's second half), and records
+their test AUROCs and retentions beside the linear probe.
 
 Settings are the dotted-key overrides of ``experiments/transfer_grid.yaml`` (base profile
 ``quick``); each setting × seed runs in ``experiments/calibration/probe/<setting>/seed<S>``
@@ -156,6 +157,17 @@ def train_line(ctx, datasets, pre_cv, line: str, seed: int) -> dict:
             f"{kind}_best_epoch_100%": cv.runs[0].best_epoch,
             f"{kind}_seconds": time.perf_counter() - t0,
         }  # fmt: skip
+    # criterion 3's second half: ChromTransfer at the paper's smallest fraction (1 %)
+    unit_seed = grids.unit_seed(prof.seed, 0.01, 0)
+    sub = grids.stratified_subsample(part.train, y, 0.01, random_state=unit_seed)
+    res, _ = grids.train_on_subset(
+        stages.line_model_builder(ctx, pre_cv, kind="finetune"), stages.recipe(prof.finetune),
+        codes=ds.codes, labels=y, rows=sub, val_rows=part.valid,
+        out_dir=ctx.run_dir / "probe_1pct" / f"finetune-{line}",
+        random_state=unit_seed, min_steps=prof.bootstrap.min_steps,
+    )  # fmt: skip
+    p_small = predict_proba(res.model, ds.codes, indices=test)
+    out |= {"finetune_auroc_1%": float(roc_auc_score(y[test], p_small)), "n_train_1%": sub.size}
     return out
 
 

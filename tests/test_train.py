@@ -225,15 +225,15 @@ def test_refresh_batchnorm_takes_statistics_with_dropout_off(data):
     codes, _, tr, _ = data
     model = M.build_pretrain_model(head_units=(8, 4), dropout=0.5, random_state=0, **TINY)
     weights = [w.copy() for w in model.get_weights()]
-    T.refresh_batchnorm(model, codes, tr[:64], batch_size=32, max_rows=1000, random_state=0)
+    T.refresh_batchnorm(model, codes, tr[:64], max_rows=1000, random_state=0)
     stem = model.get_layer("trunk_stem_bn")
     conv_out = keras.Model(model.inputs[0], model.get_layer("trunk_stem_conv").output)
-    acts = [conv_out(one_hot_tensor(codes[tr[k : k + 32]])).numpy() for k in (0, 32)]
-    # the mean of the two batches' statistics (the stem's input has no dropout before it)
-    want_mean = np.mean([a.mean(axis=(0, 1)) for a in acts], axis=0)
-    want_var = np.mean([a.var(axis=(0, 1)) for a in acts], axis=0)
-    np.testing.assert_allclose(stem.moving_mean.numpy(), want_mean, rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(stem.moving_variance.numpy(), want_var, rtol=1e-4, atol=1e-6)
+    acts = conv_out(one_hot_tensor(codes[tr[:64]])).numpy()
+    # the statistics of all 64 rows together (the stem's input has no dropout before it)
+    np.testing.assert_allclose(stem.moving_mean.numpy(), acts.mean(axis=(0, 1)), rtol=1e-5,
+                               atol=1e-6)  # fmt: skip
+    np.testing.assert_allclose(stem.moving_variance.numpy(), acts.var(axis=(0, 1)), rtol=1e-4,
+                               atol=1e-6)  # fmt: skip
     # a deeper layer's statistics are those of dropout-free inputs (0.5 would shift them)
     top = model.get_layer("trunk_top1_bn")
     refreshed = top.moving_mean.numpy().copy()
@@ -241,16 +241,20 @@ def test_refresh_batchnorm_takes_statistics_with_dropout_off(data):
     drops = [la for la in model.layers if isinstance(la, keras.layers.Dropout)]
     for la in drops:
         la.rate = 0.0
-    # training=True: the layers before normalise with batch statistics, as in the refresh
-    batch_means = [
-        top_in(one_hot_tensor(codes[tr[k : k + 32]]), training=True).numpy().mean(axis=(0, 1))
-        for k in (0, 32)
-    ]
+    # training=True: the layers before normalise with the same rows' statistics, as in the
+    # refresh
+    want = top_in(one_hot_tensor(codes[tr[:64]]), training=True).numpy().mean(axis=(0, 1))
     for la in drops:
         la.rate = 0.5
-    np.testing.assert_allclose(refreshed, np.mean(batch_means, axis=0), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(refreshed, want, rtol=1e-4, atol=1e-5)
+    # a sample of max_rows rows, drawn with the seed, is what the statistics are taken on
+    T.refresh_batchnorm(model, codes, tr[:64], max_rows=16, random_state=3)
+    picked = np.sort(np.random.default_rng(3).choice(tr[:64], 16, replace=False))
+    sample = conv_out(one_hot_tensor(codes[picked])).numpy()
+    np.testing.assert_allclose(stem.moving_mean.numpy(), sample.mean(axis=(0, 1)), rtol=1e-5,
+                               atol=1e-6)  # fmt: skip
+    T.refresh_batchnorm(model, codes, tr[:64], max_rows=1000, random_state=0)
     # weights other than the BatchNorm statistics, momenta and dropout rates are untouched
-    T.refresh_batchnorm(model, codes, tr[:64], batch_size=32, max_rows=1000, random_state=0)
     moving = {id(v) for la in model.layers if isinstance(la, keras.layers.BatchNormalization)
               for v in (la.moving_mean, la.moving_variance)}  # fmt: skip
     for w, v, old in zip(model.weights, model.get_weights(), weights, strict=True):

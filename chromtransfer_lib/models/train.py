@@ -359,8 +359,7 @@ def _fit_epoch(run: _Run, epoch: int, val_ds: tf.data.Dataset, callbacks: list) 
     row = {"epoch": epoch + 1, **{k: float(v[-1]) for k, v in hist.history.items()}}
     if n_refresh:
         refresh_batchnorm(
-            run.model, run.train.codes, np.unique(run.train.rows()),
-            batch_size=run.recipe.batch_size, max_rows=n_refresh,
+            run.model, run.train.codes, np.unique(run.train.rows()), max_rows=n_refresh,
             random_state=run.random_state + epoch,
         )  # fmt: skip
         val = run.model.evaluate(val_ds, verbose=0, return_dict=True)
@@ -379,7 +378,6 @@ def refresh_batchnorm(
     codes: np.ndarray,
     rows: np.ndarray,
     *,
-    batch_size: int,
     max_rows: int,
     random_state: int,
 ) -> None:
@@ -393,8 +391,13 @@ def refresh_batchnorm(
     probability of 0.85 on validation rows whose positive share is 0.25 (accuracy 0.37); with
     its statistics re-estimated with dropout off, 0.27 (accuracy 0.87), and AUROC 0.864 → 0.888.
     Keras has no such step, hence this function: up to ``max_rows`` of ``rows`` (a seeded
-    sample) pass through the model in training mode, batch by batch, each BatchNorm layer's
-    statistics becoming the mean of the batches' statistics; the weights do not change.
+    sample) pass through the model in training mode as one batch, with every dropout rate at 0
+    and every BatchNorm momentum at 0, so each layer's statistics become those of its inputs
+    over the sample (the population statistics that inference should use); the weights do not
+    change. One call instead of one per training batch: the refresh's eager dispatch cost
+    falls ~3× at quick widths (5.9 s → 2.1 s for 1,024 rows, measured with the machine busy),
+    and a mean of per-batch variances would miss the variance between batches. Memory grows
+    with ``max_rows`` (one activation of 1,024 × 600 bp × 64 channels is 157 MB).
     """
     rows = np.asarray(rows)
     if rows.size > max_rows:
@@ -406,10 +409,9 @@ def refresh_batchnorm(
     try:
         for la in drops:
             la.rate = 0.0
-        for k, start in enumerate(range(0, rows.size, batch_size)):
-            for la in norms:  # running mean over batches: batch k gets weight 1 / (k + 1)
-                la.momentum = k / (k + 1)
-            model(one_hot_tensor(codes[rows[start : start + batch_size]]), training=True)
+        for la in norms:  # moving = momentum * moving + (1 - momentum) * batch
+            la.momentum = 0.0
+        model(one_hot_tensor(codes[rows]), training=True)
     finally:
         for la, m in zip(norms, momenta, strict=True):
             la.momentum = m
