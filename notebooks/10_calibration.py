@@ -56,8 +56,13 @@ claims.rules_table(claims.criteria())
 # holds in {glue:text}`chosen_met_pretrain_auroc` of them, criterion 2 in
 # {glue:text}`chosen_met_transfer_auroc`, criterion 3 in {glue:text}`chosen_met_retention_5pct`,
 # criterion 4 in {glue:text}`chosen_met_drivers_top5` and criterion 5 in
-# {glue:text}`chosen_met_book_minutes`. The rest of this page shows the runs behind these
-# counts, what failed and why, and what was tried for the criteria not met.
+# {glue:text}`chosen_met_book_minutes`. Each row records the configuration it ran at (a hash
+# of the whole profile but its name; `calibration.configuration_id`): of these rows,
+# {glue:text}`chosen_at_quick` were run at today's `quick` and {glue:text}`chosen_at_other` at a
+# configuration it has since left; {glue:text}`chosen_unidentified` were recorded before rows
+# carried the hash, so that the grid's overrides are all that says what they ran. The rest of
+# this page shows the runs behind these counts, what failed and why, and what was tried for the
+# criteria not met.
 #
 # ## The settings tried
 

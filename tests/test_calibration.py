@@ -125,3 +125,21 @@ def test_runner_appends_rows_with_criteria_by_claim(tmp_path: Path, monkeypatch)
     ]
     assert runs["ok:pretrain_auroc"].item() and not runs["ok:transfer_auroc"].item()
     assert (tmp_path / "runs.csv").is_file() and not list(tmp_path.glob(".*tmp*"))
+    # the row says what it ran at: base quick, no overrides, seed 1 is today's quick
+    assert runs["config_id"].item() == calibration.configuration_id(load_profile("quick"))
+
+
+def test_configuration_id_ignores_name_and_follows_values(tmp_path: Path) -> None:
+    """A derived profile rewrites name and description: neither changes the id; a value or the
+    seed does."""
+    import dataclasses
+
+    quick = load_profile("quick")
+    same = calibration.derive_profile("quick", {}, seed=quick.seed, name="other",
+                                      out_path=tmp_path / "a.yaml")  # fmt: skip
+    moved = calibration.derive_profile("quick", {"finetune.patience": 9}, seed=quick.seed,
+                                       name="quick", out_path=tmp_path / "b.yaml")  # fmt: skip
+    qid = calibration.configuration_id(quick)
+    assert calibration.configuration_id(load_profile(same)) == qid
+    assert calibration.configuration_id(load_profile(moved)) != qid
+    assert calibration.configuration_id(dataclasses.replace(quick, seed=quick.seed + 1)) != qid

@@ -268,3 +268,23 @@ def test_world_probe_table_and_facts() -> None:
     collapsed = calibration_record.world_table(world).loc[("programs", 1, "HepG2")]
     assert pd.isna(collapsed["baseline retention, 5 %"])
     assert collapsed["ChromTransfer retention, 5 %"] == 0.78
+
+
+def test_chosen_rows_say_whether_they_ran_at_todays_quick() -> None:
+    """Chapter 10 says how many chosen rows ran at today's ``quick`` (recorded configuration id
+    equal to today's at the row's seed), at another configuration, or before ids existed."""
+    import dataclasses
+
+    from chromtransfer_lib.config import load_profile
+
+    quick = load_profile("quick")
+    runs = pd.DataFrame([_run("chosen", s, minutes=10.0, auroc=0.95) for s in (1, 2, 3)])
+    runs["config_id"] = [
+        calibration.configuration_id(dataclasses.replace(quick, seed=1)),
+        "0123456789abcdef",
+        np.nan,
+    ]
+    chosen = runs[list(CALIBRATION_COLUMNS)].copy()
+    facts = calibration_record.facts(_record(runs, chosen))
+    assert (facts["chosen_at_quick"], facts["chosen_at_other"],
+            facts["chosen_unidentified"]) == (1, 1, 1)  # fmt: skip

@@ -31,7 +31,7 @@ import pandas as pd
 import yaml
 
 from chromtransfer_lib.book import claims
-from chromtransfer_lib.config import CELL_LINES, ConfigError, load_profile, profile_path
+from chromtransfer_lib.config import CELL_LINES, ConfigError, Profile, load_profile, profile_path
 from chromtransfer_lib.fileio import atomic_path
 
 log = logging.getLogger(__name__)
@@ -167,6 +167,15 @@ def criterion_statistics(row: Mapping[str, Any]) -> dict[str, dict[str, float]]:
     }
 
 
+def configuration_id(profile: Profile) -> str:
+    """What a calibration row was run at: the hash of every profile section except its
+    ``name`` and ``description`` (which a derived profile rewrites), seed included. A row whose
+    id equals today's ``quick`` at the row's seed was run at today's ``quick``; a changed
+    value of ``quick`` changes the id (keys of :data:`.config.HASH_NEUTRAL` at their neutral
+    value do not)."""
+    return profile.config_hash(*(k for k in profile.to_dict() if k not in ("name", "description")))
+
+
 def criteria(row: Mapping[str, Any]) -> dict[str, bool]:
     """Whether one row meets each criterion of the ``quick`` profile, keyed by claim (the
     rules of ``claims.yaml``: the ledger decides its shared claims by the same ones)."""
@@ -213,6 +222,7 @@ def _book_row(
         "seed": seed,
         "overrides": json.dumps(dict(overrides), sort_keys=True),
         "status": status,
+        "config_id": configuration_id(load_profile(prof_path)),
         "wall_minutes": (time.perf_counter() - t0) / 60,
         **summarise_run(load_metrics(run_dir), timings),
     }

@@ -10,6 +10,7 @@ around the numbers of :func:`facts` (ARCHITECTURE.md, "chapters read like the pa
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +20,7 @@ import pandas as pd
 import yaml
 
 from chromtransfer_lib.book import claims
-from chromtransfer_lib.book.calibration import CALIBRATION_COLUMNS, criteria
+from chromtransfer_lib.book.calibration import CALIBRATION_COLUMNS, configuration_id, criteria
 from chromtransfer_lib.book.ledger import paper_table_1
 from chromtransfer_lib.config import CELL_LINES, load_profile
 
@@ -137,7 +138,8 @@ def runs_table(runs: pd.DataFrame) -> pd.DataFrame:
     driver counts, rounded to 3 decimals."""
     if runs.empty:
         return runs
-    shown = ["setting", "seed", "status", *[c for c in CALIBRATION_COLUMNS if c != "seed"]]
+    shown = ["setting", "seed", "status", "config_id"]
+    shown += [c for c in CALIBRATION_COLUMNS if c != "seed"]
     shown += [c for c in runs.columns if c.endswith("_matrices")]
     return runs[[c for c in shown if c in runs]].round(3)
 
@@ -251,6 +253,7 @@ def _chosen_facts(record: Record) -> dict[str, float | int | str]:
     setting = chosen_setting(record.runs, record.chosen)
     per = per_seed_criteria(record)
     out: dict[str, float | int | str] = {"chosen": setting or "—", "chosen_seeds": len(per)}
+    out |= _chosen_identity(record, setting)
     for c in claims.criteria():
         out[f"chosen_met_{c.key}"] = int(per[f"ok:{c.key}"].sum()) if len(per) else 0
         for t in c.tests:
@@ -260,6 +263,28 @@ def _chosen_facts(record: Record) -> dict[str, float | int | str]:
     out["settings_counted_by_matrix"] = ", ".join(dict.fromkeys(by_matrix)) or "—"
     frac = claims.claim("retention_5pct").params["fraction"]
     out["paper_n_train_5pct"] = int(paper_table_1().loc[frac, "n_train"])
+    return out
+
+
+def _chosen_identity(record: Record, setting: str | None) -> dict[str, int]:
+    """How many of the chosen setting's rows were run at today's ``quick`` (their recorded
+    ``config_id`` equals today's at their seed: :func:`.calibration.configuration_id`), at
+    another configuration, or before ids were recorded."""
+    out = {"chosen_at_quick": 0, "chosen_at_other": 0, "chosen_unidentified": 0}
+    if setting is None or record.chosen.empty:
+        return out
+    runs = finished(record.runs)
+    rows = runs[runs["setting"] == setting].drop_duplicates("seed", keep="last")
+    ids = rows.set_index("seed")["config_id"] if "config_id" in rows else pd.Series(dtype=object)
+    quick = load_profile("quick")
+    for seed in record.chosen["seed"].astype(int):
+        got = ids.get(seed, np.nan)
+        if not isinstance(got, str):
+            out["chosen_unidentified"] += 1
+        elif got == configuration_id(dataclasses.replace(quick, seed=seed)):
+            out["chosen_at_quick"] += 1
+        else:
+            out["chosen_at_other"] += 1
     return out
 
 
