@@ -36,6 +36,7 @@ ctx = stages.start_chapter(profile, run_dir)
 record = calibration_record.load_record(find_repo_root())
 for name, value in calibration_record.facts(record).items():
     glue(name, value, display=False)
+glue("run_batchnorm_refresh", ctx.profile.finetune.batchnorm_refresh, display=False)
 
 # %%
 claims.rules_table(claims.criteria())
@@ -293,6 +294,9 @@ calibration_record.width_table(record.widths)
 # (retention {glue:text}`world_scale60k_sharp15_prog100_bnr_HepG2_finetune_retention_5pct:.2f`)
 # and the baseline {glue:text}`world_scale60k_sharp15_prog100_bnr_HepG2_scratch_5pct:.3f`
 # (retention {glue:text}`world_scale60k_sharp15_prog100_bnr_HepG2_scratch_retention_5pct:.2f`).
+# The profile of this run re-estimates its fine-tuned models' statistics on
+# {glue:text}`run_batchnorm_refresh:,.0f` training sequences after every epoch (0: Keras'
+# running averages, as in the paper's code).
 #
 # `prog100_hepg2x22` makes HepG2 2.2 times its paper share (`simulation.line_scale`), so its
 # training fold holds {glue:text}`world_scale60k_sharp15_prog100_hepg2x22_HepG2_n_train:,.0f`

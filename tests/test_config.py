@@ -131,20 +131,23 @@ def test_keys_at_their_neutral_value_leave_hashes_as_before(tmp_path: Path) -> N
 
     from chromtransfer_lib.config import HASH_NEUTRAL
 
-    a = load_profile("smoke")
+    a = load_profile("paper")  # every neutral key at its neutral value
     # the hash the profile had before its neutral keys existed
     d = a.to_dict()
     for section, key in HASH_NEUTRAL:
+        assert d[section][key] == HASH_NEUTRAL[section, key]
         del d[section][key]
     old = hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
     assert a.config_hash() == old
+    smoke = load_profile("smoke")
     bigger = load_profile(_write_variant(tmp_path, lambda r: r["simulation"].update(
         line_scale={"HepG2": 2.0})))  # fmt: skip
-    assert bigger.config_hash("simulation") != a.config_hash("simulation")
-    assert bigger.config_hash("model") == a.config_hash("model")
+    assert bigger.config_hash("simulation") != smoke.config_hash("simulation")
+    assert bigger.config_hash("model") == smoke.config_hash("model")
     refreshed = load_profile(_write_variant(tmp_path, lambda r: r["scratch"].update(
         batchnorm_refresh=512)))  # fmt: skip
-    assert refreshed.config_hash("scratch") != a.config_hash("scratch")
+    assert refreshed.config_hash("scratch") != smoke.config_hash("scratch")
+    assert refreshed.config_hash("model") == smoke.config_hash("model")
 
 
 def test_motif_thresholds_live_in_the_profiles() -> None:
