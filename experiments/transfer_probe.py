@@ -14,8 +14,10 @@ their test AUROCs and retentions beside the linear probe.
 Settings are the dotted-key overrides of ``experiments/transfer_grid.yaml`` (base profile
 ``quick``); each setting × seed runs in ``experiments/calibration/probe/<setting>/seed<S>``
 through the book's own stages (world, datasets, pre-training: the code every chapter runs) and
-appends one row per line to ``experiments/calibration/transfer_probe.csv``. Finished rows are
-kept and not re-run.
+writes one row per line to ``experiments/calibration/transfer_probe.csv``. A setting × seed is
+probed again (from its cached world and models: minutes) until every ``--train`` line has its
+trained columns; new values are written over the recorded row, and a column the new row leaves
+empty (a line trained in an earlier call) keeps its recorded value.
 
     python experiments/transfer_probe.py SETTING [SETTING ...] [--seeds 1 2] [--train HepG2]
 """
@@ -179,17 +181,43 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=OUT)
     args = ap.parse_args(argv)
     grid = yaml.safe_load(GRID.read_text())["settings"]
-    empty = pd.DataFrame(columns=["setting", "seed"])
-    done = pd.read_csv(args.out) if args.out.is_file() else empty
-    have = set(zip(done["setting"].astype(str), done["seed"].astype(int), strict=True))
     for name in args.settings:
         for seed in args.seeds:
-            if (name, seed) in have:
+            done = pd.read_csv(args.out) if args.out.is_file() else pd.DataFrame()
+            if _complete(done, name, seed, args.train):
                 continue
             rows = probe(name, grid[name] or {}, seed, args.train)
-            old = [pd.read_csv(args.out)] if args.out.is_file() else []
-            pd.concat([*old, pd.DataFrame(rows)]).to_csv(args.out, index=False)
+            _merge(args.out, pd.DataFrame(rows))
     return 0
+
+
+def _complete(done: pd.DataFrame, name: str, seed: int, train: list[str]) -> bool:
+    """Whether ``done`` holds the setting × seed with every line of ``train`` trained (its 1 %
+    model included, the last unit the probe trains)."""
+    if done.empty:
+        return False
+    mine = done[(done["setting"].astype(str) == name) & (done["seed"].astype(int) == seed)]
+    if mine.empty:
+        return False
+    trained = mine.set_index("line").get("finetune_auroc_1%", pd.Series(dtype=float))
+    return all(pd.notna(trained.get(line)) for line in train)
+
+
+def _merge(path: Path, new: pd.DataFrame) -> None:
+    """Write ``new``'s rows over the same setting × seed × line rows of ``path``; a column the
+    new row leaves empty (a line trained in an earlier call) keeps its recorded value."""
+    keys = ["setting", "seed", "line"]
+    if not path.is_file():
+        new.to_csv(path, index=False)
+        return
+    old = pd.read_csv(path)
+    cols = list(dict.fromkeys([*old.columns, *new.columns]))
+    merged = new.set_index(keys).combine_first(old.set_index(keys))
+    rest = old.set_index(keys).drop(merged.index, errors="ignore")
+    order = [k for k in old.set_index(keys).index if k in rest.index or k in merged.index]
+    order += [k for k in merged.index if k not in set(order)]
+    out = pd.concat([rest, merged]).loc[order].reset_index()
+    out[cols].to_csv(path, index=False)
 
 
 if __name__ == "__main__":

@@ -367,6 +367,8 @@ WORLD_COLUMNS = {
     "scratch_auroc_5%": "baseline, 5 %",
     "finetune_retention_5%": "ChromTransfer retention, 5 %",
     "scratch_retention_5%": "baseline retention, 5 %",
+    "finetune_auroc_1%": "ChromTransfer, 1 %",
+    "pretrained_line_auroc": "pre-trained model on the line",
     "n_train": "training sequences, 100 %",
 }
 
