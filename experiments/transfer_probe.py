@@ -212,12 +212,10 @@ def _merge(path: Path, new: pd.DataFrame) -> None:
         return
     old = pd.read_csv(path)
     cols = list(dict.fromkeys([*old.columns, *new.columns]))
-    merged = new.set_index(keys).combine_first(old.set_index(keys))
-    rest = old.set_index(keys).drop(merged.index, errors="ignore")
-    order = [k for k in old.set_index(keys).index if k in rest.index or k in merged.index]
-    order += [k for k in merged.index if k not in set(order)]
-    out = pd.concat([rest, merged]).loc[order].reset_index()
-    out[cols].to_csv(path, index=False)
+    old, new = old.set_index(keys), new.set_index(keys)
+    merged = new.combine_first(old)  # every row of both; a new non-empty value wins
+    order = old.index.append(new.index.difference(old.index))  # recorded rows keep their place
+    merged.loc[order].reset_index()[cols].to_csv(path, index=False)
 
 
 if __name__ == "__main__":
