@@ -311,33 +311,35 @@ calibration_record.width_table(record.widths)
 # Harder line tasks, all with the BatchNorm refresh. `sharp1_prog100_bnr` draws sites from the
 # matrices as they are (sharpness 1). Pre-training reached
 # {glue:text}`world_scale60k_sharp1_prog100_bnr_pretrain_auroc:.3f` and the linear probe
-# {glue:text}`world_scale60k_sharp1_prog100_bnr_probe_mean:.3f` (mean of the lines). On all of HepG2,
-# ChromTransfer reached {glue:text}`world_scale60k_sharp1_prog100_bnr_HepG2_finetune_100pct:.3f` and the
-# baseline {glue:text}`world_scale60k_sharp1_prog100_bnr_HepG2_scratch_100pct:.3f`; on 5 %,
+# {glue:text}`world_scale60k_sharp1_prog100_bnr_probe_mean:.3f` (mean of the lines). On all of
+# HepG2, ChromTransfer reached
+# {glue:text}`world_scale60k_sharp1_prog100_bnr_HepG2_finetune_100pct:.3f` and the baseline
+# {glue:text}`world_scale60k_sharp1_prog100_bnr_HepG2_scratch_100pct:.3f`; on 5 %,
 # {glue:text}`world_scale60k_sharp1_prog100_bnr_HepG2_finetune_5pct:.3f` (retention
 # {glue:text}`world_scale60k_sharp1_prog100_bnr_HepG2_finetune_retention_5pct:.2f`) and
 # {glue:text}`world_scale60k_sharp1_prog100_bnr_HepG2_scratch_5pct:.3f` (retention
 # {glue:text}`world_scale60k_sharp1_prog100_bnr_HepG2_scratch_retention_5pct:.2f`).
 #
 # `prog100_bnr_drv` gives each line a larger grammar: five to eight drivers instead of three to
-# five. Each added matrix is below 0.72 look-alike similarity to every other line's drivers and
-# to the generic and decoy vocabularies, and pre-training refreshes its statistics too. A driver
-# is then rarer among the line's own regions, and as common as before in the compendium.
-# Pre-training reached {glue:text}`world_scale60k_sharp15_prog100_bnr_drv_pretrain_auroc:.3f` and the
-# linear probe {glue:text}`world_scale60k_sharp15_prog100_bnr_drv_probe_mean:.3f`. On all of HepG2,
-# ChromTransfer reached {glue:text}`world_scale60k_sharp15_prog100_bnr_drv_HepG2_finetune_100pct:.3f` and
-# the baseline {glue:text}`world_scale60k_sharp15_prog100_bnr_drv_HepG2_scratch_100pct:.3f` (kept epoch
+# five. Each added matrix is below 0.72 look-alike similarity to every other line's drivers and to
+# the generic and decoy vocabularies, and pre-training refreshes its statistics too. A driver is
+# then rarer among the line's own regions, and as common as before in the compendium. Pre-training
+# reached {glue:text}`world_scale60k_sharp15_prog100_bnr_drv_pretrain_auroc:.3f` and the linear
+# probe {glue:text}`world_scale60k_sharp15_prog100_bnr_drv_probe_mean:.3f`. On all of HepG2,
+# ChromTransfer reached
+# {glue:text}`world_scale60k_sharp15_prog100_bnr_drv_HepG2_finetune_100pct:.3f` and the baseline
+# {glue:text}`world_scale60k_sharp15_prog100_bnr_drv_HepG2_scratch_100pct:.3f` (kept epoch
 # {glue:text}`world_scale60k_sharp15_prog100_bnr_drv_HepG2_scratch_best_epoch_100pct:.0f`, the last
 # allowed). On 5 %, they reached
 # {glue:text}`world_scale60k_sharp15_prog100_bnr_drv_HepG2_finetune_5pct:.3f` (retention
 # {glue:text}`world_scale60k_sharp15_prog100_bnr_drv_HepG2_finetune_retention_5pct:.2f`) and
 # {glue:text}`world_scale60k_sharp15_prog100_bnr_drv_HepG2_scratch_5pct:.3f` (retention
 # {glue:text}`world_scale60k_sharp15_prog100_bnr_drv_HepG2_scratch_retention_5pct:.2f`).
-# `prog100_bnr_drv24` samples that grammar sparsely, with two to four driver sites per line
-# region instead of three to six. Pre-training reached
-# {glue:text}`world_scale60k_sharp15_prog100_bnr_drv24_pretrain_auroc:.3f`, ChromTransfer on all of HepG2
-# {glue:text}`world_scale60k_sharp15_prog100_bnr_drv24_HepG2_finetune_100pct:.3f` and the baseline
-# {glue:text}`world_scale60k_sharp15_prog100_bnr_drv24_HepG2_scratch_100pct:.3f`; on 5 %,
+# `prog100_bnr_drv24` samples that grammar sparsely, with two to four driver sites per line region
+# instead of three to six. Pre-training reached
+# {glue:text}`world_scale60k_sharp15_prog100_bnr_drv24_pretrain_auroc:.3f`, ChromTransfer on all of
+# HepG2 {glue:text}`world_scale60k_sharp15_prog100_bnr_drv24_HepG2_finetune_100pct:.3f` and the
+# baseline {glue:text}`world_scale60k_sharp15_prog100_bnr_drv24_HepG2_scratch_100pct:.3f`; on 5 %,
 # {glue:text}`world_scale60k_sharp15_prog100_bnr_drv24_HepG2_finetune_5pct:.3f` and
 # {glue:text}`world_scale60k_sharp15_prog100_bnr_drv24_HepG2_scratch_5pct:.3f`.
 
