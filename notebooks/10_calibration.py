@@ -335,6 +335,15 @@ calibration_record.width_table(record.widths)
 # {glue:text}`world_scale60k_sharp15_prog100_bnr_drv_HepG2_finetune_retention_5pct:.2f`) and
 # {glue:text}`world_scale60k_sharp15_prog100_bnr_drv_HepG2_scratch_5pct:.3f` (retention
 # {glue:text}`world_scale60k_sharp15_prog100_bnr_drv_HepG2_scratch_retention_5pct:.2f`).
+# ChromTransfer on 1 % of HepG2 reached
+# {glue:text}`world_scale60k_sharp15_prog100_bnr_drv_HepG2_finetune_1pct:.3f`, where the
+# pre-trained model scores
+# {glue:text}`world_scale60k_sharp15_prog100_bnr_drv_HepG2_pretrained_line_auroc:.3f` on the line.
+# On K562, ChromTransfer reached
+# {glue:text}`world_scale60k_sharp15_prog100_bnr_drv_K562_finetune_100pct:.3f` and the baseline
+# {glue:text}`world_scale60k_sharp15_prog100_bnr_drv_K562_scratch_100pct:.3f` on all of it; on
+# 5 %, {glue:text}`world_scale60k_sharp15_prog100_bnr_drv_K562_finetune_5pct:.3f` against
+# {glue:text}`world_scale60k_sharp15_prog100_bnr_drv_K562_scratch_5pct:.3f`.
 # `prog100_bnr_drv24` samples that grammar sparsely, with two to four driver sites per line region
 # instead of three to six. Pre-training reached
 # {glue:text}`world_scale60k_sharp15_prog100_bnr_drv24_pretrain_auroc:.3f`, ChromTransfer on all of
