@@ -126,7 +126,8 @@ def probe(name: str, overrides: dict, seed: int, train: list[str]) -> list[dict]
 
 
 def train_line(ctx, datasets, pre_cv, line: str, seed: int) -> dict:
-    """Test AUROC of the line's ChromTransfer and baseline at 100 % and 5 %, and retentions."""
+    """Test AUROC of the line's ChromTransfer and baseline at 100 % and 5 %, and retentions;
+    ChromTransfer at 1 % (criterion 3's second half)."""
     from sklearn.metrics import roc_auc_score
 
     from chromtransfer_lib.book import stages
@@ -137,39 +138,36 @@ def train_line(ctx, datasets, pre_cv, line: str, seed: int) -> dict:
     ds = datasets.finetune[line]
     part = ds.partition(prof.finetune.folds[0])
     test, y = ds.subset(split="test"), ds.labels
+
+    def subset_auroc(kind: str, fraction: float) -> tuple[float, int]:
+        """Test AUROC of ``kind`` trained on a ``fraction`` subset (the grid's trainer and
+        ``min_steps``), and the subset's size."""
+        unit_seed = grids.unit_seed(prof.seed, fraction, 0)
+        sub = grids.stratified_subsample(part.train, y, fraction, random_state=unit_seed)
+        res, _ = grids.train_on_subset(
+            stages.line_model_builder(ctx, pre_cv, kind=kind),
+            stages.recipe(getattr(prof, kind)),
+            codes=ds.codes, labels=y, rows=sub, val_rows=part.valid,
+            out_dir=ctx.run_dir / f"probe_{fraction * 100:g}pct" / f"{kind}-{line}",
+            random_state=unit_seed, min_steps=prof.bootstrap.min_steps,
+        )  # fmt: skip
+        p = predict_proba(res.model, ds.codes, indices=test)
+        return float(roc_auc_score(y[test], p)), sub.size
+
     out: dict = {}
     for kind in ("finetune", "scratch"):
         t0 = time.perf_counter()
         cv = stages.ensure_line_model(ctx, datasets, pre_cv, line=line, kind=kind)
         p_full = predict_proba(cv.runs[0].model, ds.codes, indices=test)
         full = float(roc_auc_score(y[test], p_full))
-        unit_seed = grids.unit_seed(prof.seed, 0.05, 0)
-        sub = grids.stratified_subsample(part.train, y, 0.05, random_state=unit_seed)
-        res, _ = grids.train_on_subset(
-            stages.line_model_builder(ctx, pre_cv, kind=kind),
-            stages.recipe(getattr(prof, kind)),
-            codes=ds.codes, labels=y, rows=sub, val_rows=part.valid,
-            out_dir=ctx.run_dir / "probe_5pct" / f"{kind}-{line}",
-            random_state=unit_seed, min_steps=prof.bootstrap.min_steps,
-        )  # fmt: skip
-        small = float(roc_auc_score(y[test], predict_proba(res.model, ds.codes, indices=test)))
+        small, _ = subset_auroc(kind, 0.05)
         out |= {
             f"{kind}_auroc_100%": full, f"{kind}_auroc_5%": small,
             f"{kind}_retention_5%": (small - 0.5) / (full - 0.5),
             f"{kind}_best_epoch_100%": cv.runs[0].best_epoch,
             f"{kind}_seconds": time.perf_counter() - t0,
         }  # fmt: skip
-    # criterion 3's second half: ChromTransfer at the paper's smallest fraction (1 %)
-    unit_seed = grids.unit_seed(prof.seed, 0.01, 0)
-    sub = grids.stratified_subsample(part.train, y, 0.01, random_state=unit_seed)
-    res, _ = grids.train_on_subset(
-        stages.line_model_builder(ctx, pre_cv, kind="finetune"), stages.recipe(prof.finetune),
-        codes=ds.codes, labels=y, rows=sub, val_rows=part.valid,
-        out_dir=ctx.run_dir / "probe_1pct" / f"finetune-{line}",
-        random_state=unit_seed, min_steps=prof.bootstrap.min_steps,
-    )  # fmt: skip
-    p_small = predict_proba(res.model, ds.codes, indices=test)
-    out |= {"finetune_auroc_1%": float(roc_auc_score(y[test], p_small)), "n_train_1%": sub.size}
+    out["finetune_auroc_1%"], out["n_train_1%"] = subset_auroc("finetune", 0.01)
     return out
 
 
