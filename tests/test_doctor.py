@@ -1,4 +1,4 @@
-"""doctor: each diagnosis from given facts, and one real run on this machine."""
+"""doctor: each diagnosis and the GPU settings from given facts, and one real run here."""
 
 from __future__ import annotations
 
@@ -9,8 +9,15 @@ import yaml
 
 from chromtransfer_lib.cli import doctor as dr
 from chromtransfer_lib.data import manifest as mf
+from chromtransfer_lib.models import devices as dv
 
 BUILD = {"cuda_version": "12.5.1", "cudnn_version": "9", "is_cuda_build": True}
+#: Fake GPUs as TensorFlow describes them: Pascal (no tensor cores), Volta, Ampere, Hopper.
+V100 = dv.GpuDevice("Tesla V100-SXM2-16GB", (7, 0))
+A100 = dv.GpuDevice("NVIDIA A100-SXM4-40GB", (8, 0))
+H100 = dv.GpuDevice("NVIDIA H100 80GB HBM3", (9, 0))
+P100 = dv.GpuDevice("Tesla P100-PCIE-16GB", (6, 0))
+BOTH = ("mixed_float16", "mixed_bfloat16")
 
 
 @pytest.mark.parametrize(
@@ -122,6 +129,7 @@ def test_run_doctor_on_this_machine(tmp_path, monkeypatch):
         "tensorflow",
         "keras",
         "gpu",
+        "paper settings",
         "data cache",
         "manifest files",
         "mirror",
@@ -129,6 +137,13 @@ def test_run_doctor_on_this_machine(tmp_path, monkeypatch):
     assert tf.__version__ in report.get("tensorflow").message
     has_gpu = bool(tf.config.list_physical_devices("GPU"))
     assert report.get("gpu").status == ("ok" if has_gpu else "warn")
+    settings = report.gpu_settings
+    gpus = dv.visible_gpus()
+    assert settings == dv.recommend_gpu_settings(gpus, xla_available=dv.xla_supported())
+    assert len(gpus) == len(tf.config.list_physical_devices("GPU"))
+    if not has_gpu:
+        assert settings.mixed_precision is None and settings.predict_batch_size == 512
+    assert f"batch {settings.predict_batch_size:,}" in report.get("paper settings").message
     assert str(cache) in report.get("data cache").message
     assert "(argument)" in report.get("data cache").message
     assert "checksum mismatch: bad" in report.get("manifest files").message
@@ -151,3 +166,59 @@ def test_run_doctor_reports_a_broken_manifest(tmp_path):
     assert check.status == "fail" and "missing key" in check.message and not report.ok
     with pytest.raises(KeyError, match="no check named"):
         report.get("nope")
+
+
+def test_recommend_gpu_settings_without_a_gpu_keeps_the_cpu_defaults():
+    s = dv.recommend_gpu_settings([], xla_available=True)
+    assert s.mixed_precision is None and not s.loss_scaling and not s.xla
+    assert s.supported_policies == ()
+    assert s.predict_batch_size == 512 and "no GPU" in s.reasons[0]
+
+
+@pytest.mark.parametrize(
+    ("gpu", "supported"),
+    [(V100, ("mixed_float16",)), (A100, BOTH), (H100, BOTH)],
+)
+def test_recommend_gpu_settings_one_tensor_core_gpu(gpu, supported):
+    """cc >= 7.0: float16 with loss scaling (closer to float32 than bfloat16), XLA, big batches."""
+    s = dv.recommend_gpu_settings([gpu], xla_available=True)
+    assert s.mixed_precision == "mixed_float16" and s.loss_scaling
+    assert s.supported_policies == supported
+    assert s.xla and s.predict_batch_size == 4096
+    assert gpu.name in s.reasons[0] and "XLA on" in s.reasons[-1]
+
+
+def test_recommend_gpu_settings_old_or_unknown_gpu_stays_float32():
+    for gpu in (P100, dv.GpuDevice("mystery", None)):
+        s = dv.recommend_gpu_settings([gpu], xla_available=True)
+        assert s.mixed_precision is None and not s.loss_scaling and s.supported_policies == ()
+        assert s.predict_batch_size == 2048 and s.xla
+    assert "no tensor cores" in dv.recommend_gpu_settings([P100], xla_available=True).reasons[1]
+
+
+def test_recommend_gpu_settings_without_xla():
+    s = dv.recommend_gpu_settings([A100], xla_available=False)
+    assert not s.xla and s.mixed_precision == "mixed_float16" and "XLA off" in s.reasons[-1]
+
+
+def test_recommend_gpu_settings_several_gpus():
+    """The oldest GPU decides the precision; no XLA under MirroredStrategy."""
+    same = dv.recommend_gpu_settings([A100, A100], xla_available=True)
+    assert same.mixed_precision == "mixed_float16" and "mixed_bfloat16" in same.supported_policies
+    assert not same.xla and "MirroredStrategy" in same.reasons[-1]
+    mixed = dv.recommend_gpu_settings([H100, V100], xla_available=True)
+    assert mixed.supported_policies == ("mixed_float16",) and "oldest (cc 7.0)" in mixed.reasons[1]
+    old = dv.recommend_gpu_settings([A100, P100], xla_available=True)
+    assert old.mixed_precision is None and old.predict_batch_size == 2048
+    unknown = dv.recommend_gpu_settings([A100, dv.GpuDevice("?", None)], xla_available=True)
+    assert unknown.mixed_precision is None
+
+
+def test_check_gpu_settings_renders_the_recommendation():
+    s = dv.recommend_gpu_settings([H100], xla_available=True)
+    check = dr.check_gpu_settings(s)
+    assert check.name == "paper settings" and check.status == "ok"
+    assert "mixed_float16 with loss scaling, prediction batch 4,096, XLA on" in check.message
+    assert s.to_dict()["supported_policies"] == ["mixed_float16", "mixed_bfloat16"]
+    cpu = dr.check_gpu_settings(dv.recommend_gpu_settings([], xla_available=False))
+    assert "float32, prediction batch 512, XLA off" in cpu.message

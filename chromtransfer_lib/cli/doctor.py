@@ -5,6 +5,11 @@ reason TensorFlow gives none, the data cache and its free space, which manifest 
 present) into a :class:`DoctorReport` of :class:`Check` rows with status ``ok`` / ``warn`` /
 ``fail``; :func:`format_report` renders it as text. The ``check_*`` functions are pure (they
 take the facts as arguments), so each diagnosis is testable without the hardware.
+
+The report also holds the GPU settings recommended for the ``paper`` profile
+(:attr:`DoctorReport.gpu_settings`, a :class:`~chromtransfer_lib.models.devices.GpuSettings`
+decided by the pure :func:`~chromtransfer_lib.models.devices.recommend_gpu_settings` from the
+GPUs and compute capabilities TensorFlow reports), shown as the ``paper settings`` row.
 """
 
 from __future__ import annotations
@@ -17,11 +22,14 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
 
 from chromtransfer_lib.data import manifest as mf
+
+if TYPE_CHECKING:
+    from chromtransfer_lib.models.devices import GpuSettings
 
 Status = Literal["ok", "warn", "fail"]
 MIN_PYTHON = (3, 11)
@@ -40,9 +48,11 @@ class Check:
 
 @dataclass(frozen=True)
 class DoctorReport:
-    """All checks, in the order they ran."""
+    """All checks, in the order they ran, and the ``paper`` profile's GPU settings (``None``
+    when TensorFlow or Keras does not import)."""
 
     checks: tuple[Check, ...]
+    gpu_settings: GpuSettings | None = None
 
     @property
     def ok(self) -> bool:
@@ -138,6 +148,18 @@ def check_gpu(
     )
 
 
+def check_gpu_settings(settings: GpuSettings) -> Check:
+    """The ``paper`` profile's recommended precision, prediction batch and XLA, with why."""
+    precision = settings.mixed_precision or "float32"
+    if settings.loss_scaling:
+        precision += " with loss scaling"
+    msg = (
+        f"paper profile: {precision}, prediction batch {settings.predict_batch_size:,}, "
+        f"XLA {'on' if settings.xla else 'off'} — {'; '.join(settings.reasons)}"
+    )
+    return Check("paper settings", "ok", msg)
+
+
 def _existing_ancestor(path: Path) -> Path:
     p = path.resolve()
     while not p.exists() and p != p.parent:
@@ -223,8 +245,16 @@ def run_doctor(
     checks = [check_python(sys.version_info)]
     tf_checks, facts = _tensorflow_facts()
     checks += tf_checks
+    settings = None
     if facts:
         checks.append(check_gpu(require_gpu=require_gpu, **facts))
+        if all(c.status == "ok" for c in tf_checks):  # models.devices imports Keras
+            from chromtransfer_lib.models import devices
+
+            settings = devices.recommend_gpu_settings(
+                devices.visible_gpus(), xla_available=devices.xla_supported()
+            )
+            checks.append(check_gpu_settings(settings))
     elif require_gpu:
         checks.append(Check("gpu", "fail", "TensorFlow does not import, so no GPU can be used"))
     cache = mf.resolve_cache_dir(cache_dir)
@@ -262,7 +292,7 @@ def run_doctor(
             f"${mf.MIRROR_ENV}={mirror}" if mirror else "none (downloads from the sources)",
         )
     )
-    return DoctorReport(tuple(checks))
+    return DoctorReport(tuple(checks), settings)
 
 
 def format_report(report: DoctorReport) -> str:
