@@ -370,6 +370,64 @@ def test_finetune_options_that_do_not_go_together(extra, fragment, base, tmp_pat
     assert not (tmp_path / "model").exists()
 
 
+def _pretrain(run, base: Path, tmp_path: Path, *extra: object) -> tuple[int, str, str]:
+    return run("pretrain", "--genome", base / "genome.fa", "--profile", "smoke", "--out",
+               tmp_path / "model", "--quiet", *extra)  # fmt: skip
+
+
+def _scratch(run, base: Path, tmp_path: Path, *extra: object) -> tuple[int, str, str]:
+    return run("finetune", "--genome", base / "genome.fa", "--from-scratch", "--profile",
+               "smoke", "--out", tmp_path / "model", "--quiet", *extra)  # fmt: skip
+
+
+@pytest.mark.parametrize("command", ["pretrain", "from-scratch"])
+def test_pretrain_and_baseline_with_the_wrong_naming_leave_no_folder(command, base, tmp_path,
+                                                                     run):  # fmt: skip
+    bed = tmp_path / "peaks.bed"
+    bed.write_text("chr1\t100\t200\n1\t300\t400\n")
+    if command == "pretrain":
+        result, name = _pretrain(run, base, tmp_path, "--regions", bed), "pretrain"
+    else:
+        result, name = _scratch(run, base, tmp_path, "--positives", bed), "finetune"
+    _assert_error(result, name, "unknown chromosome '1'")
+    assert f"{bed}:2:" in result[2] and "The file uses 'chr1'" in result[2]
+    assert not (tmp_path / "model").exists()  # the folder this call created is gone
+
+
+@pytest.mark.parametrize(
+    ("command", "extra", "fragment"),
+    [
+        ("pretrain", ("--regions", "P", "--folds", "0,7"), "folds [7] outside 0..2"),
+        ("pretrain", ("--regions", "P", "--test-chroms", "chr9"),
+         "none of the test chromosomes ['chr9'] holds a region"),
+        ("from-scratch", ("--positives", "P", "--freeze-trunk"), "--freeze-trunk needs"),
+        ("from-scratch", ("--positives", "P", "--folds", "0,7"), "folds [7] outside 0..2"),
+    ],
+)  # fmt: skip
+def test_pretrain_and_baseline_options_that_do_not_go_together(command, extra, fragment, base,
+                                                               tmp_path, run):  # fmt: skip
+    bed = tmp_path / "peaks.bed"
+    bed.write_text("".join(f"chr{c}\t{s}\t{s + 150}\n" for c in (1, 2) for s in (200, 600, 900)))
+    argv = [bed if x == "P" else x for x in extra]
+    if command == "pretrain":
+        _assert_error(_pretrain(run, base, tmp_path, *argv), "pretrain", fragment)
+    else:
+        _assert_error(_scratch(run, base, tmp_path, *argv), "finetune", fragment)
+    assert not (tmp_path / "model").exists()
+
+
+def test_finetune_needs_a_pretrained_model_or_from_scratch_not_both(base, tmp_path, run, capsys):
+    bed = tmp_path / "peaks.bed"
+    bed.write_text("chr1\t100\t200\n")
+    for extra in ((), ("--pretrained", base / "model.keras", "--from-scratch")):
+        with pytest.raises(SystemExit) as exit_:
+            run("finetune", "--genome", base / "genome.fa", "--positives", bed, "--out",
+                tmp_path / "model", *extra)  # fmt: skip
+        assert exit_.value.code == 2
+        assert "--pretrained" in capsys.readouterr().err
+    assert not (tmp_path / "model").exists()
+
+
 def test_profile_yaml_with_an_unknown_key(base, tmp_path, run):
     from chromtransfer_lib.config import profile_path
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from chromtransfer_lib.cli.common import (
     HelpFormatter,
@@ -49,31 +50,57 @@ def _check_sources(args: argparse.Namespace) -> None:
         )
 
 
-def _cmd_finetune(args: argparse.Namespace) -> int:
-    from chromtransfer_lib.models.own import finetune_own
+def network_options(prof: Any) -> dict[str, Any]:
+    """A profile's input length and widths: the network of ``--from-scratch`` and ``pretrain``."""
+    m = prof.model
+    return {"seq_len": prof.data.seq_len, "stem_filters": m.stem_filters,
+            "res1_filters": m.res1_filters, "res2_filters": m.res2_filters,
+            "top_filters": m.top_filters}  # fmt: skip
+
+
+def recipe_from(tc: Any, args: argparse.Namespace) -> Any:
+    """A profile section's recipe (every key, as the book trains it) with the options given."""
     from chromtransfer_lib.models.train import Recipe
 
+    return Recipe.from_config(tc)._replace(
+        learning_rate=pick(args.learning_rate, tc.learning_rate),
+        batch_size=pick(args.batch_size, tc.batch_size),
+        max_epochs=pick(args.max_epochs, tc.max_epochs),
+        patience=pick(args.patience, tc.patience),
+        monitor=pick(args.monitor, tc.monitor),
+    )
+
+
+def _cmd_finetune(args: argparse.Namespace) -> int:
+    from chromtransfer_lib.models.own import finetune_own
+
     _check_sources(args)
+    if args.from_scratch and args.freeze_trunk:
+        raise UsageError("--freeze-trunk needs --pretrained: a from-scratch baseline has no trunk")
     prof = load_profile(args.profile)
-    tc, dc = prof.finetune, prof.data
+    tc, dc = (prof.scratch if args.from_scratch else prof.finetune), prof.data
+    model = {"scratch_network": {**network_options(prof), "mixed_precision": tc.mixed_precision}}
+    if not args.from_scratch:
+        model = {"pretrained": args.pretrained}
     sampling = {} if args.negatives_per_positive is None else {
         "negatives_per_positive": args.negatives_per_positive}  # fmt: skip
     result = finetune_own(
-        args.out, genome=args.genome, pretrained=args.pretrained, positives_bed=args.positives,
+        args.out, genome=args.genome, **model, positives_bed=args.positives,
         negatives_bed=args.negatives, labels=args.labels, cell_line=args.cell_line,
         gaps_bed=args.gaps, blacklist_bed=args.blacklist, **sampling,
         test_chroms=pick(args.test_chroms, dc.test_chroms), n_folds=dc.n_folds,
         fold_ids=pick(args.folds, tc.folds), flank=dc.flank_exclusion,
         max_n_fraction=dc.max_n_fraction, head_units=prof.model.finetune_head,
         dropout=prof.model.dropout, freeze_trunk=args.freeze_trunk,
-        recipe=Recipe(
-            learning_rate=pick(args.learning_rate, tc.learning_rate),
-            batch_size=pick(args.batch_size, tc.batch_size),
-            max_epochs=pick(args.max_epochs, tc.max_epochs),
-            patience=pick(args.patience, tc.patience), monitor=pick(args.monitor, tc.monitor)),
-        random_state=pick(args.seed, prof.seed),
+        recipe=recipe_from(tc, args), random_state=pick(args.seed, prof.seed),
         hash_cache=hash_cache(), progress=not args.quiet,
     )  # fmt: skip
+    print_result(result, summary="finetune.json")
+    return 0
+
+
+def print_result(result: Any, *, summary: str) -> None:
+    """The dataset's counts, the test metrics per fold and where the model and summary are."""
     counts = result.dataset.counts["by_split_y"]
     print(f"dataset: {result.dataset.path} ({', '.join(f'{k}: {v}' for k, v in counts.items())})")
     cols = [c for c in ("fold", "auroc", "auprc", "f1_overall", "best_epoch")
@@ -82,7 +109,6 @@ def _cmd_finetune(args: argparse.Namespace) -> int:
     print(result.per_fold[cols].to_string(index=False, float_format=lambda x: f"{x:.3f}"))
     print(f"model: {result.model_path}")
     print(f"provenance and metrics: {result.summary_path}")
-    return 0
 
 
 def _description() -> str:
@@ -98,8 +124,12 @@ def _description() -> str:
         "set; the rest is split into cross-validation folds by chromosome. Sequences are the "
         "central L bp of each region, L being the pre-trained model's input length.\n\n"
         "Recipe: the --profile's model.{finetune_head, dropout}, finetune.{learning_rate, "
-        "batch_size, max_epochs, patience, monitor, folds} and data.{test_chroms, n_folds, "
-        "flank_exclusion, max_n_fraction}; options below override them. Use the profile your "
+        "batch_size, max_epochs, patience, monitor, batchnorm_refresh, folds} and "
+        "data.{test_chroms, n_folds, flank_exclusion, max_n_fraction}; options below override "
+        "them. With --from-scratch instead of --pretrained, the same architecture is trained "
+        "from random weights (the paper's binary baseline): the network's widths and input "
+        "length come from the profile's model and data.seq_len, the recipe from its scratch "
+        "section. Use the profile your "
         f"pre-trained model was trained with. The default, {recipe_summary(DEFAULT_PROFILE)}. "
         f"The paper's ({recipe_summary('paper')}) is --profile paper.\n\n"
         "Output folder: dataset/ (codes, regions, provenance), runs/fold_<k>/ (history.csv "
@@ -118,7 +148,9 @@ def add_finetune(sub: argparse._SubParsersAction) -> None:
         help="fine-tune a pre-trained model on your positives BED + genome FASTA",
         description=_description(),
         epilog="example:\n\n  chromtransfer finetune --genome hg38.fa --positives peaks.bed "
-        "--pretrained pretrain/model.keras --profile paper --out my_model",
+        "--pretrained pretrain/model.keras --profile paper --out my_model\n\n"
+        "the binary baseline on the same data:\n\n  chromtransfer finetune --genome hg38.fa "
+        "--positives peaks.bed --from-scratch --profile paper --out my_baseline",
     )
     p.add_argument("--genome", required=True, type=Path, help="genome FASTA (plain or bgzip)")
     src = p.add_mutually_exclusive_group(required=True)
@@ -132,11 +164,17 @@ def add_finetune(sub: argparse._SubParsersAction) -> None:
         help="BED of negative regions (with --positives; default: sampled from the genome)",
     )
     p.add_argument("--cell-line", default=None, help="the label file's own label (default: guess)")
-    p.add_argument("--pretrained", required=True, type=Path, help="pre-trained .keras model")
+    start = p.add_mutually_exclusive_group(required=True)
+    start.add_argument("--pretrained", type=Path, help="pre-trained .keras model")
+    start.add_argument(
+        "--from-scratch",
+        action="store_true",
+        help="train the binary baseline from random weights (the profile's scratch recipe)",
+    )
     p.add_argument("--out", required=True, type=Path, help="output folder (its parent must exist)")
     add_profile_option(p, role="the recipe (see above)")
     _genome_negative_args(p)
-    _recipe_args(p)
+    recipe_args(p)
     p.add_argument(
         "--freeze-trunk",
         action="store_true",
@@ -159,7 +197,7 @@ def _genome_negative_args(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _recipe_args(p: argparse.ArgumentParser) -> None:
+def recipe_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("recipe overrides (default: the profile's)")
     g.add_argument(
         "--test-chroms", type=chroms, default=None, help="comma-separated test chromosomes"
@@ -175,5 +213,5 @@ def _recipe_args(p: argparse.ArgumentParser) -> None:
         "--monitor",
         choices=tuple(MONITORS),
         default=None,
-        help="what early stopping watches (default: the profile's finetune.monitor)",
+        help="what early stopping watches (default: the profile's)",
     )
