@@ -112,3 +112,38 @@ def test_predict_proba_equals_model_call(arrays, tiny_models):
     np.testing.assert_allclose(predictor.on_one_hot(one_hot(codes[:7])), full[:7], atol=1e-6)
     with pytest.raises(ValueError, match="takes 48 bp"):
         T.predict_proba(binary, np.zeros((3, 20), dtype=np.uint8))
+
+
+def test_reverse_complement_augmentation_flips_a_seeded_half(arrays):
+    from chromtransfer_lib.genome.sequence import reverse_complement
+
+    codes, mm, y = arrays
+    kw = {"batch_size": 64, "shuffle": True, "random_state": 5, "epoch": 2}
+    x, yy = _collect(T.make_dataset(mm, y, reverse_complement=True, **kw))
+    order = T.epoch_order(300, shuffle=True, random_state=5, epoch=2)
+    flip = T.rc_mask(300, random_state=5, epoch=2)
+    assert 0.4 < flip.mean() < 0.6  # each row flipped with probability 1/2
+    expected = np.where(flip[:, None], reverse_complement(codes[order]), codes[order])
+    np.testing.assert_array_equal(x, one_hot(expected))  # N stays all-zero
+    np.testing.assert_array_equal(yy, y[order].astype("float32"))  # labels do not move
+    again, _ = _collect(T.make_dataset(mm, y, reverse_complement=True, **kw))
+    np.testing.assert_array_equal(again, x)  # a resumed epoch sees the same strands
+    other = T.rc_mask(300, random_state=5, epoch=3)
+    assert not np.array_equal(other, flip)
+
+
+def test_predictor_averages_both_strands(arrays, tiny_models):
+    from chromtransfer_lib.genome.sequence import reverse_complement
+
+    codes, mm, _ = arrays
+    binary, _ = tiny_models
+    fwd = binary(one_hot(codes), training=False).numpy()[:, 0]
+    rev = binary(one_hot(reverse_complement(codes)), training=False).numpy()[:, 0]
+    assert np.abs(fwd - rev).max() > 1e-3  # the model itself is not strand-symmetric
+    both = T.predict_proba(binary, mm, batch_size=100, reverse_complement=True)
+    np.testing.assert_allclose(both, (fwd + rev) / 2, rtol=1e-5, atol=1e-6)
+    flipped = T.predict_proba(binary, reverse_complement(codes), reverse_complement=True)
+    np.testing.assert_allclose(flipped, both, rtol=1e-5, atol=1e-6)  # strand-invariant
+    predictor = T.Predictor(binary, reverse_complement=True)
+    np.testing.assert_allclose(predictor.on_one_hot(one_hot(codes[:9]))[:, 0], both[:9],
+                               rtol=1e-5, atol=1e-6)  # fmt: skip

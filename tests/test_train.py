@@ -276,3 +276,24 @@ def test_batchnorm_refresh_in_training_is_recorded_and_resumable(data, tmp_path)
     _run(data, tmp_path / "cut", max_epochs=2, batchnorm_refresh=100, stop=1)
     resumed = _run(data, tmp_path / "cut", max_epochs=2, batchnorm_refresh=100)
     assert _same(resumed.model.get_weights(), fresh.model.get_weights())
+
+
+def test_reverse_complement_augmentation_is_recorded_resumable_and_scored_on_both_strands(
+    data, uninterrupted, tmp_path
+):
+    from chromtransfer_lib.genome.sequence import reverse_complement
+    from chromtransfer_lib.models.crossval import score_binary
+
+    codes, y, _, va = data
+    assert "reverse_complement" not in uninterrupted.config  # off: earlier runs keep their identity
+    rc = _run(data, tmp_path / "rc", max_epochs=2, reverse_complement=True)
+    assert rc.config["reverse_complement"] == "augment"
+    plain = _run(data, tmp_path / "plain", max_epochs=2)
+    assert not _same(rc.model.get_weights(), plain.model.get_weights())  # other batches
+    _run(data, tmp_path / "cut", max_epochs=2, reverse_complement=True, stop=1)
+    resumed = _run(data, tmp_path / "cut", max_epochs=2, reverse_complement=True)
+    assert _same(resumed.model.get_weights(), rc.model.get_weights())
+    _, p_test = score_binary(rc, codes, y, val_rows=va, test_rows=va)
+    fwd = predict_proba(rc.model, codes, indices=va)
+    rev = predict_proba(rc.model, reverse_complement(codes), indices=va)
+    np.testing.assert_allclose(p_test, (fwd + rev) / 2, rtol=1e-5, atol=1e-6)

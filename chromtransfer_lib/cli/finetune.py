@@ -68,6 +68,7 @@ def recipe_from(tc: Any, args: argparse.Namespace) -> Any:
         max_epochs=pick(args.max_epochs, tc.max_epochs),
         patience=pick(args.patience, tc.patience),
         monitor=pick(args.monitor, tc.monitor),
+        reverse_complement=args.reverse_complement,
     )
 
 
@@ -214,4 +215,10 @@ def recipe_args(p: argparse.ArgumentParser) -> None:
         choices=tuple(MONITORS),
         default=None,
         help="what early stopping watches (default: the profile's)",
+    )
+    g.add_argument(
+        "--reverse-complement",
+        action="store_true",
+        help="train on a seeded half of each epoch's sequences as their reverse complement, "
+        "and score the test set averaging both strands (the paper is silent on strands: off)",
     )

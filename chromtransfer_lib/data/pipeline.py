@@ -11,8 +11,13 @@ batch at a time, so memory follows the batch, not the dataset:
 * prediction goes through a ``tf.function``-wrapped model call (:class:`Predictor`), not
   ``model.predict``.
 
-Shuffling is a pure function of ``(random_state, epoch)``, so a resumed run sees the same
-batches as an uninterrupted one.
+Shuffling, and the strands of reverse-complement augmentation, are pure functions of
+``(random_state, epoch)``, so a resumed run sees the same batches as an uninterrupted one.
+
+Reverse complement (the paper is silent on strands): ``make_dataset(reverse_complement=True)``
+turns a seeded half of each epoch's rows into their reverse complement (augmentation, as
+ChromBPNet and gReLU train), and ``Predictor(reverse_complement=True)`` averages the
+probabilities of both strands.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import numpy as np
 import tensorflow as tf
 
 from chromtransfer_lib.genome.sequence import one_hot_tensor
+from chromtransfer_lib.genome.sequence import reverse_complement as rc_codes
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +132,13 @@ def epoch_order(n: int, *, shuffle: bool, random_state: int | None, epoch: int) 
     return np.random.default_rng(seed).permutation(n)
 
 
+def rc_mask(n: int, *, random_state: int | None, epoch: int) -> np.ndarray:
+    """Which of an epoch's ``n`` rows (in epoch order) reverse-complement augmentation flips:
+    ``(n,)`` bool, each True with probability 1/2; a pure function of its arguments."""
+    seed = None if random_state is None else [int(random_state), int(epoch), 1]
+    return np.random.default_rng(seed).random(n) < 0.5
+
+
 def make_dataset(
     codes: np.ndarray,
     labels: np.ndarray | None = None,
@@ -137,6 +150,7 @@ def make_dataset(
     epoch: int = 0,
     drop_remainder: bool = False,
     label_dtype: str = "float32",
+    reverse_complement: bool = False,
 ) -> tf.data.Dataset:
     """A ``tf.data`` pipeline of one epoch: ``(one_hot (b, L, 4), labels (b,))`` batches.
 
@@ -156,6 +170,9 @@ def make_dataset(
         Drop a last, smaller batch.
     label_dtype
         ``"float32"`` for sigmoid outputs, ``"int32"`` for sparse softmax targets.
+    reverse_complement
+        Augmentation: each row of the epoch is read as its reverse complement with probability
+        1/2, drawn by :func:`rc_mask` (a pure function of ``random_state`` and ``epoch``).
     """
     n_total, seq_len = codes.shape
     rows = np.arange(n_total) if indices is None else np.asarray(indices, dtype=np.int64)
@@ -164,12 +181,18 @@ def make_dataset(
     order = rows[epoch_order(len(rows), shuffle=shuffle, random_state=random_state, epoch=epoch)]
     n_batches = len(order) // batch_size if drop_remainder else -(-len(order) // batch_size)
     lab = None if labels is None else np.asarray(labels).astype(label_dtype, copy=False)
+    flip = None
+    if reverse_complement:
+        flip = rc_mask(len(order), random_state=random_state, epoch=epoch)
 
     def batches() -> Iterator:
         with RowReader(codes) as reader:
             for k in range(n_batches):
                 idx = order[k * batch_size : (k + 1) * batch_size]
                 x = reader.read(idx).astype(np.uint8, copy=False)
+                if flip is not None:
+                    f = flip[k * batch_size : (k + 1) * batch_size]
+                    x[f] = rc_codes(x[f])
                 yield x if lab is None else (x, lab[idx])
 
     x_spec = tf.TensorSpec((None, seq_len), tf.uint8)
@@ -188,26 +211,38 @@ class Predictor:
     """A compiled (``tf.function``) inference call of a model, reusable across calls.
 
     ``predictor(codes_batch)`` maps uint8 ``(b, L)`` to probabilities; :meth:`on_one_hot`
-    takes float32 one-hot ``(b, L, 4)`` (for ISM and other edited inputs).
+    takes float32 one-hot ``(b, L, 4)`` (for ISM and other edited inputs). With
+    ``reverse_complement``, each probability is the mean of the sequence's and its reverse
+    complement's (one-hot channels are A, C, G, T, so the reverse complement reverses both
+    the positions and the channels; ``N`` stays all-zero).
     """
 
-    def __init__(self, model: keras.Model, *, jit_compile: bool = False):
+    def __init__(
+        self, model: keras.Model, *, jit_compile: bool = False, reverse_complement: bool = False
+    ):
         self.model = model
         self.seq_len = int(model.inputs[0].shape[1])
+        self.reverse_complement = bool(reverse_complement)
+
+        def call(x):
+            p = tf.cast(model(x, training=False), tf.float32)
+            if reverse_complement:
+                p = (p + tf.cast(model(x[:, ::-1, ::-1], training=False), tf.float32)) / 2
+            return p
 
         @tf.function(
             input_signature=[tf.TensorSpec((None, self.seq_len, 4), tf.float32)],
             jit_compile=jit_compile,
         )
         def _from_one_hot(x):
-            return tf.cast(model(x, training=False), tf.float32)
+            return call(x)
 
         @tf.function(
             input_signature=[tf.TensorSpec((None, self.seq_len), tf.uint8)],
             jit_compile=jit_compile,
         )
         def _from_codes(c):
-            return tf.cast(model(one_hot_tensor(c), training=False), tf.float32)
+            return call(one_hot_tensor(c))
 
         self._from_one_hot = _from_one_hot
         self._from_codes = _from_codes
@@ -228,6 +263,7 @@ def predict_proba(
     indices: np.ndarray | None = None,
     batch_size: int = 512,
     progress: bool = False,
+    reverse_complement: bool = False,
 ) -> np.ndarray:
     """Predicted probabilities, streaming over batches through a compiled call.
 
@@ -243,13 +279,16 @@ def predict_proba(
         Rows per call.
     progress
         Show a tqdm bar.
+    reverse_complement
+        Average both strands (a :class:`Predictor` passed as ``model`` keeps its own setting).
 
     Returns
     -------
     numpy.ndarray
         ``(m,)`` float32 for a sigmoid output, ``(m, k)`` for a ``k``-way softmax.
     """
-    predictor = model if isinstance(model, Predictor) else Predictor(model)
+    predictor = model if isinstance(model, Predictor) else Predictor(
+        model, reverse_complement=reverse_complement)  # fmt: skip
     if codes.shape[1] != predictor.seq_len:
         raise ValueError(
             f"codes have length {codes.shape[1]} but the model takes {predictor.seq_len} bp"

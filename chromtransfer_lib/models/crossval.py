@@ -73,8 +73,9 @@ def score_binary(
     batch_size: int = 512,
 ) -> tuple[dict[str, Any], np.ndarray]:
     """Test metrics of a binary run at 0.5 and at the validation-chosen threshold, and its
-    test probabilities ``(n_test,)``."""
-    predictor = Predictor(run.model)
+    test probabilities ``(n_test,)``; both strands averaged for a run trained with
+    reverse-complement augmentation."""
+    predictor = Predictor(run.model, reverse_complement="reverse_complement" in run.config)
     p_val = predict_proba(predictor, codes, indices=val_rows, batch_size=batch_size)
     p_test = predict_proba(predictor, codes, indices=test_rows, batch_size=batch_size)
     y_test = np.asarray(labels)[test_rows]

@@ -78,6 +78,9 @@ class Recipe(NamedTuple):
     default, and so presumably the paper's, which names none) or ``"val_auroc"`` (higher is
     better; binary models only). ``batchnorm_refresh`` > 0 re-estimates the BatchNorm
     statistics on that many training rows after every epoch (:func:`refresh_batchnorm`).
+    ``reverse_complement`` trains on a seeded half of each epoch's rows as their reverse
+    complement (:func:`chromtransfer_lib.data.pipeline.make_dataset`; the paper is silent on
+    strands, so it is off in every profile and an option of the own-data commands).
     """
 
     learning_rate: float
@@ -86,6 +89,7 @@ class Recipe(NamedTuple):
     patience: int
     monitor: str = "val_loss"
     batchnorm_refresh: int = 0
+    reverse_complement: bool = False
 
     @classmethod
     def from_config(cls, tc: TrainConfig) -> Recipe:
@@ -243,6 +247,8 @@ def _run_config(run: _Run, extra: dict[str, Any] | None) -> dict[str, Any]:
     }  # fmt: skip
     if r.batchnorm_refresh:  # absent at 0, so that earlier runs keep their identity
         config["batchnorm_refresh"] = int(r.batchnorm_refresh)
+    if r.reverse_complement:  # absent when off, likewise
+        config["reverse_complement"] = "augment"
     return json.loads(json.dumps(config))
 
 
@@ -349,6 +355,7 @@ def _fit_epoch(run: _Run, epoch: int, val_ds: tf.data.Dataset, callbacks: list) 
     train_ds = make_dataset(
         *run.train[:2], batch_size=run.recipe.batch_size, indices=run.train.rows(), shuffle=True,
         random_state=run.random_state, epoch=epoch, label_dtype=run.label_dtype,
+        reverse_complement=run.recipe.reverse_complement,
     )  # fmt: skip
     t_epoch = time.perf_counter()
     n_refresh = run.recipe.batchnorm_refresh
