@@ -351,6 +351,34 @@ calibration_record.width_table(record.widths)
 # baseline {glue:text}`world_scale60k_sharp15_prog100_bnr_drv24_HepG2_scratch_100pct:.3f`; on 5 %,
 # {glue:text}`world_scale60k_sharp15_prog100_bnr_drv24_HepG2_finetune_5pct:.3f` and
 # {glue:text}`world_scale60k_sharp15_prog100_bnr_drv24_HepG2_scratch_5pct:.3f`.
+#
+# `prog100_bnr_drv_w32e40` is the `drv` world with twice the stem and top convolutions (32 filters
+# for the 55 planted matrices) and 40 epochs for the line models, whose `drv` runs had kept their
+# last allowed epoch. Pre-training reached
+# {glue:text}`world_scale60k_sharp15_prog100_bnr_drv_w32e40_pretrain_auroc:.3f`.
+# On all of HepG2, ChromTransfer reached
+# {glue:text}`world_scale60k_sharp15_prog100_bnr_drv_w32e40_HepG2_finetune_100pct:.3f`
+# and the baseline
+# {glue:text}`world_scale60k_sharp15_prog100_bnr_drv_w32e40_HepG2_scratch_100pct:.3f`
+# (kept epoch
+# {glue:text}`world_scale60k_sharp15_prog100_bnr_drv_w32e40_HepG2_scratch_best_epoch_100pct:.0f`
+# of 40); on 5 %,
+# {glue:text}`world_scale60k_sharp15_prog100_bnr_drv_w32e40_HepG2_finetune_5pct:.3f`
+# (retention
+# {glue:text}`world_scale60k_sharp15_prog100_bnr_drv_w32e40_HepG2_finetune_retention_5pct:.2f`)
+# and
+# {glue:text}`world_scale60k_sharp15_prog100_bnr_drv_w32e40_HepG2_scratch_5pct:.3f`
+# (retention
+# {glue:text}`world_scale60k_sharp15_prog100_bnr_drv_w32e40_HepG2_scratch_retention_5pct:.2f`).
+# On K562, ChromTransfer reached
+# {glue:text}`world_scale60k_sharp15_prog100_bnr_drv_w32e40_K562_finetune_100pct:.3f`
+# and the baseline
+# {glue:text}`world_scale60k_sharp15_prog100_bnr_drv_w32e40_K562_scratch_100pct:.3f`;
+# on 5 %,
+# {glue:text}`world_scale60k_sharp15_prog100_bnr_drv_w32e40_K562_finetune_5pct:.3f`
+# against
+# {glue:text}`world_scale60k_sharp15_prog100_bnr_drv_w32e40_K562_scratch_5pct:.3f`.
+# The wider trunk and the longer budget helped both models, the baseline more at full data.
 
 # %%
 calibration_record.world_table(record.world)
