@@ -273,8 +273,10 @@ def build_parser() -> argparse.ArgumentParser:
     for add in (_add_book, _add_profile, _add_doctor, _add_fetch, _add_bootstrap, _add_calibrate):
         add(sub)
     from chromtransfer_lib.cli.own import add_own_data_commands
+    from chromtransfer_lib.cli.stage import add_stage
 
     add_own_data_commands(sub)
+    add_stage(sub)
     return parser
 
 

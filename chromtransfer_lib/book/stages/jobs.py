@@ -102,3 +102,71 @@ def run_job(profile: Profile, run_dir: str, job: Job) -> tuple[str, float]:
         else:
             raise ValueError(f"unknown job kind {job.kind!r}")
     return job.describe(), time.perf_counter() - t0
+
+
+# ------------------------------------------------------------------ workflow units
+
+
+#: Training units of :func:`workflow_units` that the book trains on its single-threaded worker
+#: processes (:func:`train_in_parallel`); pre-training and the datasets run in the chapter's
+#: own process, with every thread.
+WORKER_UNITS = ("line", "multiclass", "bootstrap")
+
+
+def workflow_units(ctx: RunContext) -> list[Job]:
+    """Every independent unit of the book's training, in dependency order, for a workflow
+    engine (``workflow/Snakefile``): ``world`` (inputs and datasets), ``pretrain`` (one per
+    pre-training fold), ``line`` (line × kind × fold), ``multiclass`` and ``bootstrap`` (one
+    per Table 1 grid unit, ``shard=(i, n)``). Each runs through :func:`run_unit` and the same
+    resumable stages as the book; the chapters afterwards only load.
+    """
+    prof = ctx.profile
+    units = [Job("world")]
+    units += [Job("pretrain", (("fold", k),)) for k in prof.pretrain.folds]
+    for kind in MODEL_KINDS:
+        for line in CELL_LINES:
+            for k in getattr(prof, kind).folds:
+                units.append(Job("line", (("line", line), ("kind", kind), ("fold", k))))
+    units.append(Job("multiclass"))
+    n = len(bootstrap_grid(ctx).units(bootstrap_kinds(prof.bootstrap)))
+    units += [Job("bootstrap", (("shard", (i, n)),)) for i in range(n)]
+    return units
+
+
+def unit_id(job: Job) -> str:
+    """A unit's file-name-safe identity: ``world``, ``pretrain-fold0``,
+    ``line-HepG2-finetune-fold0``, ``multiclass``, ``bootstrap-003-of-012``."""
+    a = dict(job.args)
+    if job.kind == "pretrain":
+        return f"pretrain-fold{a['fold']}"
+    if job.kind == "line":
+        return f"line-{a['line']}-{a['kind']}-fold{a['fold']}"
+    if job.kind == "bootstrap":
+        i, n = a["shard"]
+        return f"bootstrap-{i:03d}-of-{n:03d}"
+    return job.kind
+
+
+def run_unit(ctx: RunContext, job: Job) -> float:
+    """Run one unit of :func:`workflow_units` through the book's stages; its seconds.
+
+    A ``line`` unit needs only the first pre-training fold (the model fine-tuning starts from,
+    :func:`~.training.pretrained_model`), so it never trains another pre-training fold.
+    """
+    t0 = time.perf_counter()
+    datasets = ensure_datasets(ctx, ensure_world(ctx))
+    a = dict(job.args)
+    first = (ctx.profile.pretrain.folds[0],)
+    if job.kind == "pretrain":
+        ensure_pretrained(ctx, datasets, folds=(a["fold"],))
+    elif job.kind == "line":
+        pre = ensure_pretrained(ctx, datasets, folds=first)
+        ensure_line_model(ctx, datasets, pre, line=a["line"], kind=a["kind"], folds=(a["fold"],))
+    elif job.kind == "multiclass":
+        ensure_multiclass(ctx, datasets)
+    elif job.kind == "bootstrap":
+        pre = ensure_pretrained(ctx, datasets, folds=first)
+        ensure_bootstrap(ctx, datasets, pre, shard=tuple(a["shard"]))
+    elif job.kind != "world":
+        raise ValueError(f"unknown unit kind {job.kind!r}")
+    return time.perf_counter() - t0

@@ -60,10 +60,14 @@ def multiclass_dir(ctx: RunContext) -> Path:
     return ctx.model_dir("multiclass", "multiclass")
 
 
-def ensure_pretrained(ctx: RunContext, datasets: Datasets) -> CVResult:
+def ensure_pretrained(
+    ctx: RunContext, datasets: Datasets, *, folds: tuple[int, ...] | None = None
+) -> CVResult:
     """Pre-train on the rDHS-vs-background set, one model per configured CV fold.
 
     Returns the :class:`~chromtransfer_lib.models.crossval.CVResult`; finished folds are reused.
+    ``folds``: only these of the configured folds (one workflow unit each; fine-tuning starts
+    from the first configured fold's model, :func:`pretrained_model`).
     """
     from chromtransfer_lib.models.crossval import cross_validate
     from chromtransfer_lib.models.network import build_pretrain_model
@@ -88,7 +92,7 @@ def ensure_pretrained(ctx: RunContext, datasets: Datasets) -> CVResult:
         folds=ds.regions["fold"].to_numpy(),
         out_dir=ctx.model_dir("pretrain", "pretrain"),
         random_state=prof.seed,
-        fold_ids=prof.pretrain.folds,
+        fold_ids=_fold_subset(prof.pretrain.folds, folds, "pretrain"),
         progress=ctx.progress,
     )
 
@@ -98,14 +102,30 @@ def pretrained_model(pretrain_cv: CVResult) -> object:
     return pretrain_cv.runs[0].model
 
 
+def _fold_subset(configured: tuple[int, ...], folds: tuple[int, ...] | None, section: str):
+    """``folds`` (default: all ``configured``), refused unless each is configured."""
+    if folds is None:
+        return configured
+    if bad := [k for k in folds if k not in configured]:
+        raise ValueError(f"folds {bad} are not among {section}.folds {list(configured)}")
+    return tuple(folds)
+
+
 def ensure_line_model(
-    ctx: RunContext, datasets: Datasets, pretrain_cv: CVResult, *, line: str, kind: str
+    ctx: RunContext,
+    datasets: Datasets,
+    pretrain_cv: CVResult,
+    *,
+    line: str,
+    kind: str,
+    folds: tuple[int, ...] | None = None,
 ) -> CVResult:
     """Train (or reuse) one line's ChromTransfer (``finetune``) or binary baseline (``scratch``).
 
     ChromTransfer copies the pre-trained trunk and adds a new head, and trains every layer at
     the profile's fine-tuning learning rate; the baseline is the same architecture from random
-    initialisation at the from-scratch recipe.
+    initialisation at the from-scratch recipe. ``folds``: only these of the section's folds
+    (one workflow unit each); the chapters call it without, and load every fold.
     """
     from chromtransfer_lib.models.crossval import cross_validate
 
@@ -120,7 +140,7 @@ def ensure_line_model(
         folds=ds.regions["fold"].to_numpy(),
         out_dir=line_model_dir(ctx, line, kind),
         random_state=prof.seed,
-        fold_ids=tc.folds,
+        fold_ids=_fold_subset(tc.folds, folds, kind),
         progress=ctx.progress,
     )
 
