@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 # book (tests/test_smoke_book.py) and each module's fixtures are built once
 PYTEST_WORKERS ?= auto
 
-.PHONY: book test test-all lint bench clean venv
+.PHONY: book test test-all test-paper-mini lint bench clean venv
 
 venv: $(VENV)/.installed
 
@@ -30,6 +30,12 @@ test: venv lint
 
 test-all: venv lint
 	$(PY) -m pytest -m "" -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+
+# The paper's path in miniature (a slow test, CI's second step): the GPU workflow's
+# `chromtransfer fetch --all` and `chromtransfer book` on miniature inputs in the paper's formats,
+# served by a local HTTPS mirror (tests/test_paper_miniature_book.py)
+test-paper-mini: venv
+	$(PY) -m pytest -m slow tests/test_paper_miniature_book.py $(PYTEST_ARGS)
 
 # ruff (style); lint-imports (the layers contract in pyproject.toml: a module imports only its
 # own layer and those below); deptry (every import declared, every declared package used) on

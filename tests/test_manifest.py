@@ -223,6 +223,27 @@ def test_mirror_directory_and_env_vars(closed_port_url, tmp_path, monkeypatch):
     assert paths["lab"].read_bytes() == GOOD
 
 
+def test_manifest_override_env_replaces_data_manifest(tmp_path, monkeypatch):
+    """$CHROMTRANSFER_MANIFEST replaces data_manifest/ for every reader, same validation."""
+    override = tmp_path / "override"
+    override.mkdir()
+    e = _entry("lab", "https://example.org/K562.csv", "labels/K562.csv", trust_on_first_use=True)
+    (override / "site.yaml").write_text(yaml.safe_dump({"entries": [e]}))
+    assert mf.resolve_manifest_dir() == mf.default_manifest_dir()
+    monkeypatch.setenv(mf.MANIFEST_ENV, str(override))
+    assert mf.resolve_manifest_dir() == override
+    assert [x.name for x in mf.load_manifest()] == ["lab"]
+    assert mf.resolve_manifest_dir(mf.default_manifest_dir()) == mf.default_manifest_dir()
+    assert list(mf.status(cache_dir=tmp_path / "cache")["name"]) == ["lab"]
+    e["url"] = "http://example.org/K562.csv"  # the same rules: HTTPS only
+    (override / "site.yaml").write_text(yaml.safe_dump({"entries": [e]}))
+    with pytest.raises(mf.ManifestError, match="not an HTTPS URL"):
+        mf.load_manifest()
+    monkeypatch.setenv(mf.MANIFEST_ENV, str(tmp_path / "empty"))
+    with pytest.raises(mf.ManifestError, match=f"no manifest files.*{mf.MANIFEST_ENV}"):
+        mf.load_manifest()
+
+
 def test_mirror_url(server, closed_port_url, tmp_path):
     e = _pinned(server)
     e["url"] = closed_port_url + "/elsewhere.csv"

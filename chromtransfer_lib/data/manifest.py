@@ -1,6 +1,7 @@
 """The download manifest: every external input of the paper, fetched with checksums by pooch.
 
-:func:`fetch` hands the entries of ``data_manifest/*.yaml`` (validated by
+:func:`fetch` hands the entries of ``data_manifest/*.yaml`` (or of the folder named by
+``CHROMTRANSFER_MANIFEST``, see :func:`resolve_manifest_dir`; validated by
 :mod:`chromtransfer_lib.data.manifest_schema`, re-exported here) to a :func:`pooch.create`
 registry — relative path → known hash, relative path → URL — and lets :meth:`pooch.Pooch.fetch`
 do the work: one cache directory (``cache_dir``, else the ``CHROMTRANSFER_DATA`` environment
@@ -45,6 +46,7 @@ import requests
 
 from chromtransfer_lib.data.manifest_schema import (
     CHECKSUM_FORMATS,
+    MANIFEST_ENV,
     ChecksumSource,
     ManifestEntry,
     ManifestError,
@@ -52,6 +54,7 @@ from chromtransfer_lib.data.manifest_schema import (
     default_manifest_dir,
     load_manifest,
     parse_published_checksum,
+    resolve_manifest_dir,
     select,
 )
 from chromtransfer_lib.errors import InputError
@@ -61,6 +64,7 @@ __all__ = [
     "CHECKSUM_FORMATS",
     "DATA_ENV",
     "LOCK_NAME",
+    "MANIFEST_ENV",
     "MIRROR_ENV",
     "ChecksumMismatchError",
     "ChecksumSource",
@@ -74,6 +78,7 @@ __all__ = [
     "parse_published_checksum",
     "read_lock",
     "resolve_cache_dir",
+    "resolve_manifest_dir",
     "resolve_mirror",
     "select",
     "status",

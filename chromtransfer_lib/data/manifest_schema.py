@@ -18,11 +18,19 @@ relative ``path`` it takes in the cache (and in any mirror), its ``size``, ``lic
 
 :func:`load_manifest` validates every file and names the file and entry of any error. Fetching
 is in :mod:`chromtransfer_lib.data.manifest` (ARCHITECTURE.md, "data").
+
+The manifest read is ``data_manifest/`` of the checkout, unless ``$CHROMTRANSFER_MANIFEST``
+names another folder of manifest YAMLs (:func:`resolve_manifest_dir`): a site's own pins, or the
+test suite's miniature inputs with their own checksums. It replaces ``data_manifest/`` whole
+and is validated by the same rules; every command that reads the manifest (``fetch``, ``doctor``,
+the book's paper world) sees the same one.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -34,6 +42,10 @@ import yaml
 
 from chromtransfer_lib.errors import InputError
 
+log = logging.getLogger(__name__)
+
+#: Environment variable naming a folder of manifest YAMLs that replaces ``data_manifest/``.
+MANIFEST_ENV = "CHROMTRANSFER_MANIFEST"
 CHECKSUM_FORMATS = ("md5sum", "encode-json")
 _LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -91,6 +103,17 @@ class ManifestEntry:
 def default_manifest_dir() -> Path:
     """``data_manifest/`` of the source checkout this package was imported from."""
     return Path(__file__).resolve().parents[2] / "data_manifest"
+
+
+def resolve_manifest_dir(dir: str | Path | None = None) -> Path:
+    """``dir`` if given, else ``$CHROMTRANSFER_MANIFEST``, else :func:`default_manifest_dir`."""
+    if dir is not None:
+        return Path(dir)
+    override = os.environ.get(MANIFEST_ENV, "")
+    if override:
+        log.warning("manifest from %s=%s, not %s", MANIFEST_ENV, override, default_manifest_dir())
+        return Path(override).expanduser()
+    return default_manifest_dir()
 
 
 def check_url(url: Any, where: str, *, allow_http_loopback: bool) -> str:
@@ -221,8 +244,10 @@ def load_manifest(
 ) -> list[ManifestEntry]:
     """Read and validate every ``*.yaml`` file of a manifest directory.
 
-    Each file holds ``entries:`` (a list) and optionally ``defaults:`` (a mapping merged under
-    every entry of that file). Files are read in name order, entries in file order.
+    ``dir`` defaults to :func:`resolve_manifest_dir` (``$CHROMTRANSFER_MANIFEST``, else
+    ``data_manifest/``). Each file holds ``entries:`` (a list) and optionally ``defaults:`` (a
+    mapping merged under every entry of that file). Files are read in name order, entries in
+    file order.
 
     Raises
     ------
@@ -230,10 +255,13 @@ def load_manifest(
         On unknown or missing keys, a non-HTTPS URL, a bad checksum, zero or several checksum
         policies, or a duplicated name or path; the message names the file and entry.
     """
-    root = Path(dir) if dir is not None else default_manifest_dir()
+    root = resolve_manifest_dir(dir)
     files = sorted(root.glob("*.yaml"))
     if not files:
-        raise ManifestError(f"no manifest files (*.yaml) in {root}; pass the data_manifest dir")
+        raise ManifestError(
+            f"no manifest files (*.yaml) in {root}; pass the data_manifest dir"
+            + (f" or fix {MANIFEST_ENV}" if dir is None and os.environ.get(MANIFEST_ENV) else "")
+        )
     entries: list[ManifestEntry] = []
     for f in files:
         try:
