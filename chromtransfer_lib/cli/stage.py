@@ -10,7 +10,6 @@ ARCHITECTURE.md for the layers.
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -119,13 +118,3 @@ def add_stage(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--done", type=Path, default=None, help="JSON file written on success")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_cmd_stage)
-
-
-def units_json(profile: str, run_dir: Path) -> str:
-    """The profile's workflow units as JSON (``unit_id`` and arguments), for engines."""
-    from chromtransfer_lib.book.stages import RunContext
-    from chromtransfer_lib.book.stages.jobs import unit_id, workflow_units
-
-    ctx = RunContext.create(profile, run_dir)
-    return json.dumps([{"id": unit_id(j), "kind": j.kind, **dict(j.args)}
-                       for j in workflow_units(ctx)])  # fmt: skip
