@@ -104,6 +104,14 @@ def test_read_chromosome_all_formats(genome, kind):
         assert codes.tolist() == ref_codes(seq), chrom
 
 
+@pytest.mark.parametrize("kind", ["plain", "crlf"])
+def test_read_chromosome_in_blocks_of_lines(genome, kind, monkeypatch):
+    """Plain FASTA is decoded a block of lines at a time: block edges change nothing."""
+    monkeypatch.setattr(sq, "_LINES", 3)
+    for chrom, seq in genome["chroms"].items():
+        assert sq.read_chromosome(genome[kind], chrom).tolist() == ref_codes(seq), chrom
+
+
 @pytest.mark.parametrize("kind", ["plain", "crlf", "bgzip"])
 def test_extract_sequences_equals_brute_force(genome, kind, tmp_path):
     rng = np.random.default_rng(3)

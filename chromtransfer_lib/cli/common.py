@@ -63,6 +63,17 @@ def hash_cache() -> Path | None:
     return folder / "sha256-cache.json"
 
 
+def genome_cache_dir() -> Path | None:
+    """Where genome code caches go when a FASTA's folder is read-only:
+    ``$CHROMTRANSFER_DATA/genome-codes`` (created when first written), ``None`` if unknown."""
+    from chromtransfer_lib.data.manifest import resolve_cache_dir
+
+    try:
+        return resolve_cache_dir() / "genome-codes"
+    except OSError:
+        return None
+
+
 def chroms(text: str) -> tuple[str, ...]:
     """``chr2,chr3`` → ``("chr2", "chr3")``."""
     return tuple(c.strip() for c in text.split(",") if c.strip())

@@ -16,6 +16,7 @@ from chromtransfer_lib.cli.common import (
     UsageError,
     add_profile_option,
     fraction,
+    genome_cache_dir,
     hash_cache,
     pick,
     positive,
@@ -59,7 +60,9 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     s = predict_regions(
         args.model, genome=args.genome, regions_bed=args.regions, out=args.out,
         seq_len=args.seq_len, chunk_size=args.chunk_size, batch_size=args.batch_size,
-        max_n_fraction=args.max_n_fraction, hash_cache=hash_cache(), progress=not args.quiet,
+        max_n_fraction=args.max_n_fraction, hash_cache=hash_cache(),
+        genome_cache=not args.no_genome_cache, genome_cache_dir=genome_cache_dir(),
+        progress=not args.quiet,
     )  # fmt: skip
     print(
         f"wrote {s.n_regions} predictions ({s.seq_len} bp windows; {s.n_masked} NA) to {s.out} "
@@ -83,7 +86,11 @@ def add_predict(sub: argparse._SubParsersAction) -> None:
         "for a multi-class model), one row per BED line in file order. Windows with more N than "
         "--max-n-fraction get probability NA. The file is written under a temporary name and "
         "renamed when complete: an interrupted run leaves no partial output. Read it with "
-        "pandas.read_csv(path, sep='\\t', comment='#').",
+        "pandas.read_csv(path, sep='\\t', comment='#').\n\n"
+        "The genome is decoded once into a code cache (one byte per base: GENOME.codes beside "
+        "the FASTA, or under $CHROMTRANSFER_DATA/genome-codes when that folder is read-only) "
+        "and memory-mapped by this and later runs while the FASTA is unchanged, so an "
+        "unsorted BED is as fast as a sorted one. Delete the .codes files at any time.",
         epilog="example:\n\n  chromtransfer predict --model my_model/model.keras --genome hg38.fa "
         "--regions candidates.bed.gz --out predictions.tsv",
     )
@@ -98,6 +105,11 @@ def add_predict(sub: argparse._SubParsersAction) -> None:
         type=float,
         default=0.5,
         help="windows with a larger N fraction get probability NA (default 0.5)",
+    )
+    p.add_argument(
+        "--no-genome-cache",
+        action="store_true",
+        help="decode the FASTA for every chunk instead of writing/reading the code cache",
     )
     p.add_argument("--quiet", action="store_true", help="no progress messages")
     p.set_defaults(func=_cmd_predict)

@@ -1,7 +1,8 @@
 """DNA sequences as integer codes and one-hot arrays — the one place that defines them.
 
 Also reads them from FASTA (plain or bgzip, via pyfaidx): :func:`extract_sequences` loads each
-chromosome once (:func:`read_chromosome`) and slices all its regions with NumPy.
+chromosome once — from the genome's memory-mapped code cache (:mod:`.cache`) when there is one,
+else decoded with :func:`read_chromosome` — and slices all its regions with NumPy.
 
 Contract (ARCHITECTURE.md, "genome"):
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -26,6 +28,9 @@ from numpy.lib.stride_tricks import sliding_window_view
 from tqdm.auto import tqdm
 
 from chromtransfer_lib.errors import InputError
+
+if TYPE_CHECKING:
+    from chromtransfer_lib.genome.cache import GenomeCodes
 
 ALPHABET = "ACGT"
 N_CODE = 4
@@ -225,7 +230,9 @@ def _read_codes(fa: pyfaidx.Faidx, chrom: str) -> np.ndarray:
     )
     n_full = rec.rlen // rec.lenc
     body = raw[: n_full * rec.lenb].reshape(n_full, rec.lenb)[:, : rec.lenc]
-    np.take(_LUT, body, out=out[: n_full * rec.lenc].reshape(n_full, rec.lenc))
+    lines = out[: n_full * rec.lenc].reshape(n_full, rec.lenc)
+    for i in range(0, n_full, _LINES):  # in blocks: np.take casts its indices to intp (8x)
+        np.take(_LUT, body[i : i + _LINES], out=lines[i : i + _LINES])
     tail = rec.rlen - n_full * rec.lenc
     np.take(_LUT, raw[n_full * rec.lenb : n_full * rec.lenb + tail], out=out[n_full * rec.lenc :])
     del raw
@@ -237,6 +244,10 @@ def _read_codes(fa: pyfaidx.Faidx, chrom: str) -> np.ndarray:
             "expected A, C, G, T or IUPAC codes"
         )
     return out
+
+
+#: FASTA lines decoded per block by :func:`_read_codes` (~4 Mbp: bounded temporary memory).
+_LINES = 1 << 16
 
 
 def read_chromosome(fasta: str | Path, chrom: str) -> np.ndarray:
@@ -261,11 +272,13 @@ def extract_sequences(
     length: int | None = None,
     out: np.ndarray | None = None,
     progress: bool = True,
+    cache: bool | GenomeCodes = True,
 ) -> np.ndarray:
     """Codes of equal-length regions, chromosome by chromosome (plus strand).
 
-    Each chromosome is read once (:func:`read_chromosome`) and all its regions are sliced with
-    one NumPy gather; rows keep the order of ``regions``.
+    Each chromosome is read once — from the genome's code cache (:mod:`.cache`) when there is
+    one, else decoded from the FASTA (:func:`read_chromosome`) — and all its regions are sliced
+    with one NumPy gather; rows keep the order of ``regions``.
 
     Parameters
     ----------
@@ -280,6 +293,12 @@ def extract_sequences(
         from :func:`numpy.lib.format.open_memmap`; it is returned.
     progress
         Show a tqdm bar over chromosomes.
+    cache
+        ``True``: read the memory-mapped code cache beside the FASTA if a valid one exists
+        (:func:`.cache.find_genome_codes`; never builds one), else decode the FASTA. ``False``:
+        always decode the FASTA. A :class:`.cache.GenomeCodes` (from
+        :func:`.cache.ensure_genome_codes`, e.g. built once for many calls): read that one.
+        The codes are the same either way.
 
     Returns
     -------
@@ -310,21 +329,23 @@ def extract_sequences(
         raise ValueError(f"out has shape {out.shape} {out.dtype}, expected ({n}, {length}) uint8")
     if n == 0:
         return out
-    fa = open_fasta(fasta)
+    from chromtransfer_lib.genome.cache import chromosome_reader  # it imports this module
+
+    genome = chromosome_reader(fasta, cache)
     try:
         chrom_codes, chrom_names = pd.factorize(regions["chrom"], sort=False)
-        missing = [c for c in chrom_names if c not in fa.index]
+        missing = [c for c in chrom_names if c not in genome.sizes]
         if missing:
             raise FastaError(
                 f"{fasta}: {len(missing)} chromosome(s) of the regions are not in the FASTA, "
-                f"e.g. {missing[0]!r}." + chrom_hint(str(missing[0]), fa.index)
+                f"e.g. {missing[0]!r}." + chrom_hint(str(missing[0]), genome.sizes)
             )
         order = np.argsort(chrom_codes, kind="stable")
         bounds = np.searchsorted(chrom_codes[order], np.arange(len(chrom_names) + 1))
         bar = tqdm(chrom_names, desc="extract", unit="chrom", disable=not progress)
         for k, chrom in enumerate(bar):
             idx = order[bounds[k] : bounds[k + 1]]
-            size = fa.index[chrom].rlen
+            size = genome.sizes[chrom]
             s = starts[idx]
             bad = np.flatnonzero((s < 0) | (s + length > size))
             if bad.size:
@@ -333,11 +354,12 @@ def extract_sequences(
                     f"region {i} ({_fmt(regions, i)}) lies outside {chrom} (0–{size} bp in "
                     f"{fasta}); {bad.size} regions on {chrom} do"
                 )
-            windows = sliding_window_view(_read_codes(fa, chrom), length)
+            windows = sliding_window_view(genome.read(chrom), length)
             for j in range(0, idx.size, _CHUNK):
                 out[idx[j : j + _CHUNK]] = windows[s[j : j + _CHUNK]]
+            del windows
     finally:
-        fa.close()
+        genome.close()
     return out
 
 

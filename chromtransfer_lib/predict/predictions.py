@@ -3,7 +3,9 @@
 The BED is streamed in chunks (:func:`chromtransfer_lib.genome.regions.read_bed` with
 ``chunk_size``), each chunk recentred and extracted (:func:`.windows.read_windows`), predicted
 with :func:`chromtransfer_lib.data.pipeline.predict_proba` and appended to a temporary file that
-is renamed when complete. See ARCHITECTURE.md for the layers.
+is renamed when complete. The genome is decoded once per FASTA (not once per chunk) into its
+memory-mapped code cache (:func:`chromtransfer_lib.genome.cache.ensure_genome_codes`), so an
+unsorted BED costs what a sorted one does. See ARCHITECTURE.md for the layers.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from chromtransfer_lib.data.own import (
     header_lines,
     provenance,
 )
+from chromtransfer_lib.genome.cache import GenomeCacheError, GenomeCodes, ensure_genome_codes
 from chromtransfer_lib.genome.regions import COLS, read_bed
 from chromtransfer_lib.genome.sequence import chrom_sizes, n_fraction
 from chromtransfer_lib.predict.windows import read_windows
@@ -55,6 +58,8 @@ def predict_regions(
     batch_size: int = 512,
     max_n_fraction: float = 0.5,
     hash_cache: Path | None = None,
+    genome_cache: bool = True,
+    genome_cache_dir: str | Path | None = None,
     progress: bool = False,
 ) -> PredictSummary:
     """Predict every region of a BED file of any size; write a TSV with a provenance header.
@@ -77,6 +82,16 @@ def predict_regions(
         Windows with more ``N`` than this get probability ``NA`` (counted and logged).
     hash_cache
         JSON file caching sha256 sums of big inputs by size and mtime.
+    genome_cache
+        Read the genome from its memory-mapped code cache, built once (one byte per base,
+        ``<genome>.codes`` beside the FASTA, or in ``genome_cache_dir`` when that folder is
+        read-only) and reused by later runs while the FASTA is unchanged. ``False`` decodes the
+        chromosomes of every chunk from the FASTA (slow for unsorted BEDs on big genomes). If
+        the cache cannot be written anywhere, a warning says so and the FASTA is decoded.
+    genome_cache_dir
+        Where the code cache goes when the FASTA's folder is read-only.
+    progress
+        Log the progress (and show a bar while the code cache is built).
     """
     t0, out = time.perf_counter(), Path(out)
     check_output(out)
@@ -88,13 +103,14 @@ def predict_regions(
     from chromtransfer_lib.models.network import load_model
 
     net = load_model(model, expected_seq_len=seq_len)
+    codes = _genome_codes(genome, genome_cache, cache_dir=genome_cache_dir, progress=progress)
     length = int(net.inputs[0].shape[1])
     prov = provenance(
         {"model": model, "genome": genome, "regions": regions_bed}, hash_cache=hash_cache,
         seq_len=f"{length} (each region recentred on its midpoint; N beyond chromosome ends)",
         max_n_fraction=max_n_fraction,
     )  # fmt: skip
-    tables = _predict_chunks(Predictor(net), chunks, genome=genome, sizes=sizes,
+    tables = _predict_chunks(Predictor(net), chunks, genome=genome, sizes=sizes, codes=codes,
                              batch_size=batch_size, max_n_fraction=max_n_fraction)  # fmt: skip
     n, n_masked = _write_tsv(out, header_lines(prov, "chromtransfer predict"), tables,
                              t0=t0 if progress else None)  # fmt: skip
@@ -105,12 +121,26 @@ def predict_regions(
     return PredictSummary(out, n, n_masked, length, time.perf_counter() - t0)
 
 
+def _genome_codes(
+    genome: str | Path, enabled: bool, *, cache_dir: str | Path | None, progress: bool
+) -> GenomeCodes | bool:
+    """The genome's code cache (found or built once), or ``False`` to decode the FASTA."""
+    if not enabled:
+        return False
+    try:
+        return ensure_genome_codes(genome, cache_dir=cache_dir, progress=progress)
+    except GenomeCacheError as err:
+        log.warning("%s Decoding the FASTA for every chunk instead (slower, same results).", err)
+        return False
+
+
 def _predict_chunks(
     predictor: object,
     chunks: Iterator[pd.DataFrame],
     *,
     genome: str | Path,
     sizes: Mapping[str, int],
+    codes: GenomeCodes | bool,
     batch_size: int,
     max_n_fraction: float,
 ) -> Iterator[tuple[pd.DataFrame, int]]:
@@ -120,9 +150,10 @@ def _predict_chunks(
     n_out = int(predictor.model.outputs[0].shape[-1])
     cols = ["probability"] if n_out == 1 else [f"p_{k}" for k in range(n_out)]
     for chunk in chunks:
-        table, codes = read_windows(genome, chunk, seq_len=predictor.seq_len, sizes=sizes)
-        frac = n_fraction(codes)
-        p = predict_proba(predictor, codes, batch_size=batch_size).reshape(len(chunk), -1)
+        table, windows = read_windows(genome, chunk, seq_len=predictor.seq_len, sizes=sizes,
+                                      cache=codes)  # fmt: skip
+        frac = n_fraction(windows)
+        p = predict_proba(predictor, windows, batch_size=batch_size).reshape(len(chunk), -1)
         masked = frac > max_n_fraction
         p[masked] = np.nan
         table = table[[*COLS, "name"]].assign(n_fraction=frac.round(4),
