@@ -266,3 +266,31 @@ def test_cli_predict_with_a_read_only_genome_folder_caches_in_chromtransfer_data
     from chromtransfer_lib.predict import read_predictions
 
     assert read_predictions(tmp_path / "p.tsv")["name"].tolist() == ["a", "b", "c"]
+
+
+def test_predict_with_reverse_complement_averages_both_strands(genome, tmp_path):
+    """``predict_regions(reverse_complement=True)``: each probability is the mean of the
+    window's and its reverse complement's, and the provenance header says so."""
+    from chromtransfer_lib.data.pipeline import predict_proba
+    from chromtransfer_lib.genome.sequence import chrom_sizes, reverse_complement
+    from chromtransfer_lib.models.network import load_model
+    from chromtransfer_lib.predict import predict_regions, read_predictions
+    from chromtransfer_lib.predict.windows import read_windows
+
+    fasta = genome["plain"]
+    model = _tiny_model(tmp_path / "m.keras", seq_len=60)
+    bed = _random_regions({"chr1": len(genome["chroms"]["chr1"])}, 20, 80, seed=5)
+    bed.to_csv(tmp_path / "r.bed", sep="\t", header=False, index=False)
+    for name, rc in (("fwd", False), ("both", True)):
+        predict_regions(model, genome=fasta, regions_bed=tmp_path / "r.bed",
+                        out=tmp_path / f"{name}.tsv", reverse_complement=rc)  # fmt: skip
+    both = read_predictions(tmp_path / "both.tsv")["probability"].to_numpy()
+    fwd = read_predictions(tmp_path / "fwd.tsv")["probability"].to_numpy()
+    _, codes = read_windows(fasta, bed, seq_len=60, sizes=chrom_sizes(fasta))
+    net = load_model(model)
+    rev = predict_proba(net, reverse_complement(codes))
+    np.testing.assert_allclose(both, (fwd + rev) / 2, rtol=1e-4, atol=1e-5)  # TSV: 6 digits
+    assert not np.allclose(both, fwd, atol=1e-4)
+    header = (tmp_path / "both.tsv").read_text().splitlines()
+    assert "# strands: both, probabilities averaged" in header
+    assert "# strands: forward" in (tmp_path / "fwd.tsv").read_text().splitlines()

@@ -62,7 +62,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         seq_len=args.seq_len, chunk_size=args.chunk_size, batch_size=args.batch_size,
         max_n_fraction=args.max_n_fraction, hash_cache=hash_cache(),
         genome_cache=not args.no_genome_cache, genome_cache_dir=genome_cache_dir(),
-        progress=not args.quiet,
+        reverse_complement=args.reverse_complement, progress=not args.quiet,
     )  # fmt: skip
     print(
         f"wrote {s.n_regions} predictions ({s.seq_len} bp windows; {s.n_masked} NA) to {s.out} "
@@ -105,6 +105,11 @@ def add_predict(sub: argparse._SubParsersAction) -> None:
         type=float,
         default=0.5,
         help="windows with a larger N fraction get probability NA (default 0.5)",
+    )
+    p.add_argument(
+        "--reverse-complement",
+        action="store_true",
+        help="average each window's probability over both strands (the paper: forward only)",
     )
     p.add_argument(
         "--no-genome-cache",

@@ -60,6 +60,7 @@ def predict_regions(
     hash_cache: Path | None = None,
     genome_cache: bool = True,
     genome_cache_dir: str | Path | None = None,
+    reverse_complement: bool = False,
     progress: bool = False,
 ) -> PredictSummary:
     """Predict every region of a BED file of any size; write a TSV with a provenance header.
@@ -90,6 +91,9 @@ def predict_regions(
         the cache cannot be written anywhere, a warning says so and the FASTA is decoded.
     genome_cache_dir
         Where the code cache goes when the FASTA's folder is read-only.
+    reverse_complement
+        Each probability is the mean over both strands of the window (the paper is silent on
+        strands; recorded in the provenance header).
     progress
         Log the progress (and show a bar while the code cache is built).
     """
@@ -109,8 +113,10 @@ def predict_regions(
         {"model": model, "genome": genome, "regions": regions_bed}, hash_cache=hash_cache,
         seq_len=f"{length} (each region recentred on its midpoint; N beyond chromosome ends)",
         max_n_fraction=max_n_fraction,
+        strands="both, probabilities averaged" if reverse_complement else "forward",
     )  # fmt: skip
-    tables = _predict_chunks(Predictor(net), chunks, genome=genome, sizes=sizes, codes=codes,
+    predictor = Predictor(net, reverse_complement=reverse_complement)
+    tables = _predict_chunks(predictor, chunks, genome=genome, sizes=sizes, codes=codes,
                              batch_size=batch_size, max_n_fraction=max_n_fraction)  # fmt: skip
     n, n_masked = _write_tsv(out, header_lines(prov, "chromtransfer predict"), tables,
                              t0=t0 if progress else None)  # fmt: skip
