@@ -65,6 +65,9 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))  # bench_train's code writer
+
+from bench_train import _write_codes  # noqa: E402
 
 from chromtransfer_lib.config import PROFILE_NAMES, load_profile  # noqa: E402
 
@@ -95,18 +98,6 @@ def describe_device() -> tuple[str, list]:
                 model = " ".join(line.split(":", 1)[1].split())
                 break
     return f"CPU: {model} ({os.cpu_count()} cores)", gpus
-
-
-def _write_codes(path: Path, n: int, seq_len: int, *, seed: int) -> np.ndarray:
-    from numpy.lib.format import open_memmap
-
-    rng = np.random.default_rng(seed)
-    out = open_memmap(path, mode="w+", dtype=np.uint8, shape=(n, seq_len))
-    for s in range(0, n, 50_000):
-        out[s : s + 50_000] = rng.integers(0, 4, (min(50_000, n - s), seq_len), dtype=np.uint8)
-    out.flush()
-    del out
-    return np.load(path, mmap_mode="r")
 
 
 def build_compiled(profile: str, *, policy: str | None, xla: bool):
@@ -153,7 +144,8 @@ def run(args: argparse.Namespace) -> dict:
     seq_len = prof.data.seq_len
     with tempfile.TemporaryDirectory(prefix="bench_gpu_") as tmp:
         n_rows = max(n_train, n_pred, n_ceiling)
-        codes = _write_codes(Path(tmp) / "codes.npy", n_rows, seq_len, seed=1)
+        _write_codes(Path(tmp) / "codes.npy", n_rows, seq_len, seed=1)
+        codes = np.load(Path(tmp) / "codes.npy", mmap_mode="r")
         y = np.random.default_rng(2).integers(0, 2, n_rows)
 
         def train_ds(rows: np.ndarray):
