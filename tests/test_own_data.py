@@ -496,3 +496,56 @@ def test_killed_predict_leaves_no_partial_output(session):
                       regions_bed=d / "few.bed", out=d / "killed.tsv")  # fmt: skip
     assert not list(d.glob(".killed.tsv.*.tmp"))  # the dead run's temporary file is gone
     assert len(P.read_predictions(d / "killed.tsv")) == 5_000
+
+
+# ~2 min here (two processes each tracing the distributed step), so marked slow (`make
+# test-all`); tests/test_multiworker.py checks in the default run that two workers train the
+# model one process trains, through the library.
+@pytest.mark.slow
+def test_pretrain_cli_on_two_workers_from_tf_config(inputs):
+    """``chromtransfer pretrain`` with TF_CONFIG naming two localhost workers: they train one
+    model (MultiWorkerMirroredStrategy), the chief writes --out and worker 1 writes
+    ``<out>.worker-1``, each with its own dataset, learning curve and provenance."""
+    import socket
+
+    from chromtransfer_lib.models.network import load_model
+
+    d = inputs
+    socks = [socket.socket() for _ in range(2)]
+    for s in socks:
+        s.bind(("localhost", 0))
+    workers = [f"localhost:{s.getsockname()[1]}" for s in socks]
+    for s in socks:
+        s.close()
+    argv = [*_cli(), "-v", "pretrain", "--regions", "my_peaks.bed", "--genome", "my_genome.fa",
+            "--blacklist", "my_blacklist.bed", "--out", "two_workers", "--profile", "smoke",
+            "--max-epochs", "2", "--patience", "2", "--batch-size", "16", "--quiet"]  # fmt: skip
+    procs = []
+    for index in (1, 0):
+        tf_config = {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
+        procs.append(subprocess.Popen(
+            argv, cwd=d,
+            env={**_env(d), "TF_CONFIG": json.dumps(tf_config)},
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        ))  # fmt: skip
+    try:
+        errs = [p.communicate(timeout=600)[1] for p in procs]
+    finally:
+        for p in procs:
+            p.kill()
+    for p, err in zip(procs, errs, strict=True):
+        assert p.returncode == 0, err[-3000:]
+    assert "MultiWorkerMirroredStrategy: worker 0 of 2 workers" in errs[1]
+    assert "writes to two_workers.worker-1" in errs[0]
+    chief, other = (
+        load_model(d / f / "model.keras") for f in ("two_workers", "two_workers.worker-1")
+    )
+    assert all(la.synchronized for la in chief.layers
+               if la.__class__.__name__ == "BatchNormalization")  # fmt: skip
+    for a, b in zip(chief.get_weights(), other.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    for folder in ("two_workers", "two_workers.worker-1"):
+        history = pd.read_csv(d / folder / "runs" / "fold_0" / "history.csv")
+        assert len(history) == 2 and history["val_loss"].notna().all()
+        summary = json.loads((d / folder / "pretrain.json").read_text())
+        assert summary["model_kind"] == "pretrain"

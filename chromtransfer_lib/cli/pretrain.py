@@ -16,8 +16,10 @@ from chromtransfer_lib.config import load_profile
 
 
 def _cmd_pretrain(args: argparse.Namespace) -> int:
+    from chromtransfer_lib.models.multiworker import cluster_strategy
     from chromtransfer_lib.models.own import pretrain_own
 
+    cluster_strategy()  # from TF_CONFIG, before TensorFlow runs anything (waits for the workers)
     prof = load_profile(args.profile)
     tc, dc = prof.pretrain, prof.data
     result = pretrain_own(
@@ -59,7 +61,12 @@ def _description() -> str:
         "learning curve, model, test metrics), model.keras (the first fold's best model: give it "
         "to `chromtransfer finetune --pretrained`) and pretrain.json (sha256 of the genome, "
         "inputs and model, package versions, counts, recipe, metrics). Re-running the same "
-        "command resumes an interrupted run and reuses finished folds."
+        "command resumes an interrupted run and reuses finished folds.\n\n"
+        "Across machines: set TF_CONFIG on each (TensorFlow's JSON naming every worker and this "
+        "one's index) and run the same command on all; they train one model together "
+        "(MultiWorkerMirroredStrategy; each global batch split between them). The chief (or "
+        "worker 0) writes --out, worker i writes <out>.worker-<i>. Without dropout the model "
+        "matches one machine's to round-off."
     )
 
 

@@ -33,7 +33,9 @@ def set_seed(random_state: int, *, deterministic: bool = False) -> None:
 
 
 def distribution_scope() -> contextlib.AbstractContextManager:
-    """``MirroredStrategy().scope()`` when more than one GPU is visible, else a no-op.
+    """The scope of the process's strategy: ``MultiWorkerMirroredStrategy`` when ``TF_CONFIG``
+    names several workers (:mod:`chromtransfer_lib.models.multiworker`), else
+    ``MirroredStrategy`` when more than one GPU is visible, else a no-op.
 
     Build *and* train the model inside it::
 
@@ -41,6 +43,11 @@ def distribution_scope() -> contextlib.AbstractContextManager:
             model = build_pretrain_model(...)
             result = train_model(model, recipe, ...)
     """
+    from chromtransfer_lib.models.multiworker import cluster_strategy
+
+    cluster = cluster_strategy()
+    if cluster is not None:
+        return cluster.scope()
     gpus = tf.config.list_logical_devices("GPU")
     if len(gpus) > 1:
         log.info("MirroredStrategy over %d GPUs", len(gpus))

@@ -80,6 +80,17 @@ class _Builder:
         )
         self._count = 0
 
+    def batchnorm_args(self) -> dict:
+        """BatchNorm's dtype, and ``synchronized=True`` under a strategy with several replicas
+        (several GPUs, or the workers of models/multiworker.py): batch statistics over the
+        global batch, as on one device."""
+        import tensorflow as tf
+
+        args: dict = {"dtype": self.dtype}
+        if tf.distribute.has_strategy() and tf.distribute.get_strategy().num_replicas_in_sync > 1:
+            args["synchronized"] = True
+        return args
+
     def seed(self) -> int | None:
         self._count += 1
         return None if self._seeds is None else int(self._seeds) + self._count
@@ -96,7 +107,7 @@ class _Builder:
             name=f"{name}_conv",
         )(x)
         if bn:
-            x = keras.layers.BatchNormalization(dtype=self.dtype, name=f"{name}_bn")(x)
+            x = keras.layers.BatchNormalization(**self.batchnorm_args(), name=f"{name}_bn")(x)
             x = keras.layers.Dropout(self.dropout, seed=self.seed(), name=f"{name}_drop")(x)
         return x
 
@@ -108,7 +119,7 @@ class _Builder:
             dtype=self.dtype,
             name=f"{name}_dense",
         )(x)
-        x = keras.layers.BatchNormalization(dtype=self.dtype, name=f"{name}_bn")(x)
+        x = keras.layers.BatchNormalization(**self.batchnorm_args(), name=f"{name}_bn")(x)
         return keras.layers.Dropout(self.dropout, seed=self.seed(), name=f"{name}_drop")(x)
 
     def residual(self, x, filters: int, kernel: int, name: str):
@@ -143,12 +154,13 @@ def _head(x, b: _Builder, *, prefix: str, units: Sequence[int], n_outputs: int):
     for i, u in enumerate(units, start=1):
         x = b.dense(x, int(u), f"{prefix}_{i}")
     activation = "sigmoid" if n_outputs == 1 else "softmax"
-    # The output stays float32 under mixed precision, for a numerically sound loss.
+    # The output stays float32 under mixed precision, for a numerically sound loss (float64
+    # when that is Keras' floatx, as in tests that compare runs beyond float32 round-off).
     return keras.layers.Dense(
         n_outputs,
         activation=activation,
         kernel_initializer=keras.initializers.GlorotUniform(seed=b.seed()),
-        dtype="float32",
+        dtype="float64" if keras.config.floatx() == "float64" else "float32",
         name=f"{prefix}_out",
     )(x)
 

@@ -254,12 +254,19 @@ def pretrain_own(
     ``out_dir`` holds ``dataset/pretrain-<key>/``, ``runs/fold_<k>/`` (resumable),
     ``model.keras`` (for ``chromtransfer finetune --pretrained``) and ``pretrain.json``
     (provenance, counts, recipe, test metrics). Re-running the same call resumes.
+
+    Across machines: with ``TF_CONFIG`` naming several workers, every worker runs the same call
+    and they train one model together (``MultiWorkerMirroredStrategy``,
+    :mod:`chromtransfer_lib.models.multiworker`); the chief writes ``out_dir``, worker ``i``
+    ``<out_dir>.worker-<i>``.
     """
     from chromtransfer_lib.data.pretraining import PretrainingInputs, build_pretraining_dataset
+    from chromtransfer_lib.models.devices import distribution_scope
     from chromtransfer_lib.models.grids import cross_validate
+    from chromtransfer_lib.models.multiworker import worker_out_dir
     from chromtransfer_lib.models.network import build_pretrain_model
 
-    out_dir, network = Path(out_dir), dict(network)
+    out_dir, network = worker_out_dir(out_dir), dict(network)
     recipe = recipe or Recipe.from_config(load_profile("paper").pretrain)
     seq_len = int(network["seq_len"])
     inputs = PretrainingInputs(genome=genome, rdhs_bed=regions_bed, accessible_bed=exclude_bed,
@@ -278,10 +285,12 @@ def pretrain_own(
         return build_pretrain_model(head_units=head_units, dropout=dropout, random_state=seed,
                                     **network)  # fmt: skip
 
-    cv = cross_validate(
-        build, recipe, codes=ds.codes, labels=ds.labels, folds=ds.regions["fold"].to_numpy(),
-        out_dir=out_dir / "runs", random_state=random_state, fold_ids=fold_ids, progress=progress,
-    )  # fmt: skip
+    with distribution_scope():  # several GPUs, or the workers TF_CONFIG names
+        cv = cross_validate(
+            build, recipe, codes=ds.codes, labels=ds.labels, folds=ds.regions["fold"].to_numpy(),
+            out_dir=out_dir / "runs", random_state=random_state, fold_ids=fold_ids,
+            progress=progress,
+        )  # fmt: skip
     files = {"genome": genome, "regions_bed": regions_bed, "exclude_bed": exclude_bed,
              "gaps_bed": gaps_bed, "blacklist_bed": blacklist_bed}  # fmt: skip
     model_path, summary_path = _publish(

@@ -56,6 +56,7 @@ from chromtransfer_lib.models.devices import (
     distribution_scope,
     set_seed,
 )
+from chromtransfer_lib.models.multiworker import evaluate, fit_epoch, is_multiworker
 from chromtransfer_lib.models.network import load_model
 
 __all__ = [
@@ -359,6 +360,16 @@ def _fit_epoch(run: _Run, epoch: int, val_ds: tf.data.Dataset, callbacks: list) 
     )  # fmt: skip
     t_epoch = time.perf_counter()
     n_refresh = run.recipe.batchnorm_refresh
+    if is_multiworker(run.model):  # Keras cannot fit under this strategy: models/multiworker.py
+        row = {"epoch": epoch + 1, **fit_epoch(run.model, train_ds, loss=run.loss)}
+        if n_refresh:
+            refresh_batchnorm(
+                run.model, run.train.codes, np.unique(run.train.rows()), max_rows=n_refresh,
+                random_state=run.random_state + epoch,
+            )  # fmt: skip
+        val = evaluate(run.model, val_ds, loss=run.loss)
+        row |= {f"val_{k}": v for k, v in val.items()}
+        return _log_epoch(run, row, t_epoch)
     hist = run.model.fit(
         train_ds, validation_data=None if n_refresh else val_ds, epochs=epoch + 1,
         initial_epoch=epoch, shuffle=False, verbose=0, callbacks=callbacks,
@@ -371,9 +382,14 @@ def _fit_epoch(run: _Run, epoch: int, val_ds: tf.data.Dataset, callbacks: list) 
         )  # fmt: skip
         val = run.model.evaluate(val_ds, verbose=0, return_dict=True)
         row |= {f"val_{k}": float(v) for k, v in val.items()}
+    return _log_epoch(run, row, t_epoch)
+
+
+def _log_epoch(run: _Run, row: dict, t_epoch: float) -> dict:
+    """Add the epoch's seconds to its history row and log it; the row."""
     row["seconds"] = time.perf_counter() - t_epoch
     monitor = run.recipe.monitor
-    log.info("%s epoch %d: loss %.4f val_loss %.4f%s (%.1f s)", run.out_dir.name, epoch + 1,
+    log.info("%s epoch %d: loss %.4f val_loss %.4f%s (%.1f s)", run.out_dir.name, row["epoch"],
              row["loss"], row["val_loss"],
              f" {monitor} {row[monitor]:.4f}" if monitor != "val_loss" else "",
              row["seconds"])  # fmt: skip

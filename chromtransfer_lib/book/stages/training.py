@@ -67,9 +67,13 @@ def ensure_pretrained(
 
     Returns the :class:`~chromtransfer_lib.models.crossval.CVResult`; finished folds are reused.
     ``folds``: only these of the configured folds (one workflow unit each; fine-tuning starts
-    from the first configured fold's model, :func:`pretrained_model`).
+    from the first configured fold's model, :func:`pretrained_model`). Under several GPUs, or
+    the workers ``TF_CONFIG`` names (each running the same stage), one model is trained
+    together; the chief writes the run folder (:mod:`chromtransfer_lib.models.multiworker`).
     """
     from chromtransfer_lib.models.crossval import cross_validate
+    from chromtransfer_lib.models.devices import distribution_scope
+    from chromtransfer_lib.models.multiworker import worker_out_dir
     from chromtransfer_lib.models.network import build_pretrain_model
 
     prof = ctx.profile
@@ -84,17 +88,18 @@ def ensure_pretrained(
         )
 
     ds = datasets.pretrain
-    return cross_validate(
-        build,
-        recipe(prof.pretrain),
-        codes=ds.codes,
-        labels=ds.labels,
-        folds=ds.regions["fold"].to_numpy(),
-        out_dir=ctx.model_dir("pretrain", "pretrain"),
-        random_state=prof.seed,
-        fold_ids=_fold_subset(prof.pretrain.folds, folds, "pretrain"),
-        progress=ctx.progress,
-    )
+    with distribution_scope():  # several GPUs, or the workers TF_CONFIG names
+        return cross_validate(
+            build,
+            recipe(prof.pretrain),
+            codes=ds.codes,
+            labels=ds.labels,
+            folds=ds.regions["fold"].to_numpy(),
+            out_dir=worker_out_dir(ctx.model_dir("pretrain", "pretrain")),
+            random_state=prof.seed,
+            fold_ids=_fold_subset(prof.pretrain.folds, folds, "pretrain"),
+            progress=ctx.progress,
+        )
 
 
 def pretrained_model(pretrain_cv: CVResult) -> object:
