@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from cluster_workers import run_workers
 
 from chromtransfer_lib.models.multiworker import cluster_task, worker_out_dir
 
@@ -60,16 +60,6 @@ def test_only_the_chief_writes_the_run_folder(tmp_path, monkeypatch):
     assert worker_out_dir(tmp_path / "run") == tmp_path / "run"
 
 
-def _free_ports(n: int) -> list[int]:
-    socks = [socket.socket() for _ in range(n)]
-    for s in socks:
-        s.bind(("localhost", 0))
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
-
-
 def _env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != "TF_CONFIG"}
     return env | {"TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(ROOT)} | extra
@@ -82,22 +72,13 @@ def test_two_workers_train_the_same_model_as_one(tmp_path):
     done = subprocess.run([sys.executable, str(DRIVER), str(tmp_path / "one")], env=_env(),
                           capture_output=True, text=True, timeout=600)  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
-    workers = [f"localhost:{p}" for p in _free_ports(2)]
-    procs = [subprocess.Popen([sys.executable, str(DRIVER), str(tmp_path / "two")],
-                              env=_env(**_tf_config(workers, i)), stdout=subprocess.DEVNULL,
-                              stderr=subprocess.PIPE, text=True) for i in (1, 0)]  # fmt: skip
-    try:
-        errs = [p.communicate(timeout=600)[1] for p in procs]
-    finally:
-        for p in procs:
-            p.kill()
-    for p, err in zip(procs, errs, strict=True):
-        assert p.returncode == 0, err[-3000:]
+    run_workers([sys.executable, str(DRIVER), str(tmp_path / "two")], env=_env())
     one, chief, other = (load_model(tmp_path / f / "model.keras")
                          for f in ("one", "two", "two.worker-1"))  # fmt: skip
-    norms = [la for la in chief.layers if la.__class__.__name__ == "BatchNormalization"]
-    assert norms and all(la.synchronized for la in norms)
-    assert not any(la.synchronized for la in one.layers if la in norms)
+    norms = {m: [la for la in m.layers if la.__class__.__name__ == "BatchNormalization"]
+             for m in (one, chief)}  # fmt: skip
+    assert norms[chief] and all(la.synchronized for la in norms[chief])
+    assert norms[one] and not any(la.synchronized for la in norms[one])
     names = [w.path for w in one.weights]
     for name, a, b, c in zip(names, one.get_weights(), chief.get_weights(), other.get_weights(),
                              strict=True):  # fmt: skip

@@ -506,37 +506,17 @@ def test_pretrain_cli_on_two_workers_from_tf_config(inputs):
     """``chromtransfer pretrain`` with TF_CONFIG naming two localhost workers: they train one
     model (MultiWorkerMirroredStrategy), the chief writes --out and worker 1 writes
     ``<out>.worker-1``, each with its own dataset, learning curve and provenance."""
-    import socket
+    from cluster_workers import run_workers
 
     from chromtransfer_lib.models.network import load_model
 
     d = inputs
-    socks = [socket.socket() for _ in range(2)]
-    for s in socks:
-        s.bind(("localhost", 0))
-    workers = [f"localhost:{s.getsockname()[1]}" for s in socks]
-    for s in socks:
-        s.close()
     argv = [*_cli(), "-v", "pretrain", "--regions", "my_peaks.bed", "--genome", "my_genome.fa",
             "--blacklist", "my_blacklist.bed", "--out", "two_workers", "--profile", "smoke",
             "--max-epochs", "2", "--patience", "2", "--batch-size", "16", "--quiet"]  # fmt: skip
-    procs = []
-    for index in (1, 0):
-        tf_config = {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
-        procs.append(subprocess.Popen(
-            argv, cwd=d,
-            env={**_env(d), "TF_CONFIG": json.dumps(tf_config)},
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-        ))  # fmt: skip
-    try:
-        errs = [p.communicate(timeout=600)[1] for p in procs]
-    finally:
-        for p in procs:
-            p.kill()
-    for p, err in zip(procs, errs, strict=True):
-        assert p.returncode == 0, err[-3000:]
-    assert "MultiWorkerMirroredStrategy: worker 0 of 2 workers" in errs[1]
-    assert "writes to two_workers.worker-1" in errs[0]
+    errs = run_workers(argv, cwd=d, env=_env(d))
+    assert "MultiWorkerMirroredStrategy: worker 0 of 2 workers" in errs[0]
+    assert "writes to two_workers.worker-1" in errs[1]
     chief, other = (
         load_model(d / f / "model.keras") for f in ("two_workers", "two_workers.worker-1")
     )
