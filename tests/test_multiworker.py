@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from cluster_workers import run_workers
 
-from chromtransfer_lib.models.multiworker import cluster_task, worker_out_dir
+from chromtransfer_lib.models.multiworker import ClusterConfigError, cluster_task, worker_out_dir
 
 DRIVER = Path(__file__).with_name("multiworker_driver.py")
 ROOT = DRIVER.parent.parent
@@ -47,7 +47,7 @@ def test_cluster_task_reads_tf_config():
      "index 2 is not in"),
 ])  # fmt: skip
 def test_bad_tf_config_is_named(raw, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ClusterConfigError, match=message):
         cluster_task({"TF_CONFIG": raw})
 
 

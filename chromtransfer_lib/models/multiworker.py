@@ -46,10 +46,16 @@ from typing import Any
 import keras
 import tensorflow as tf
 
+from chromtransfer_lib.errors import InputError
+
 log = logging.getLogger(__name__)
 
-__all__ = ["ClusterTask", "cluster_strategy", "cluster_task", "evaluate", "fit_epoch",
-           "is_multiworker", "worker_out_dir"]  # fmt: skip
+__all__ = ["ClusterConfigError", "ClusterTask", "cluster_strategy", "cluster_task", "evaluate",
+           "fit_epoch", "is_multiworker", "worker_out_dir"]  # fmt: skip
+
+
+class ClusterConfigError(InputError, ValueError):
+    """``TF_CONFIG`` is not the JSON TensorFlow documents (printed by the CLI as bad input)."""
 
 
 @dataclass(frozen=True)
@@ -74,8 +80,9 @@ class ClusterTask:
 def cluster_task(environ: dict[str, str] | None = None) -> ClusterTask | None:
     """The task ``TF_CONFIG`` describes, or None when it is unset or names one worker.
 
-    Raises ValueError (naming the variable) when ``TF_CONFIG`` is not the JSON TensorFlow
-    documents: ``{"cluster": {"worker": [...], "chief": [...]?}, "task": {"type", "index"}}``.
+    Raises :class:`ClusterConfigError` (naming the variable) when ``TF_CONFIG`` is not the
+    JSON TensorFlow documents:
+    ``{"cluster": {"worker": [...], "chief": [...]?}, "task": {"type", "index"}}``.
     """
     raw = (os.environ if environ is None else environ).get("TF_CONFIG", "").strip()
     if not raw:
@@ -86,17 +93,21 @@ def cluster_task(environ: dict[str, str] | None = None) -> ClusterTask | None:
         chiefs, workers = list(cluster.get("chief", [])), list(cluster.get("worker", []))
         task_type, index = str(task["type"]), int(task["index"])
     except (ValueError, KeyError, TypeError) as exc:
-        raise ValueError(
+        raise ClusterConfigError(
             f"TF_CONFIG is not valid: {exc}; expected JSON like "
             '{"cluster": {"worker": ["host1:port", "host2:port"]}, '
             '"task": {"type": "worker", "index": 0}}'
         ) from exc
     n = len(chiefs) + len(workers)
     if task_type not in {"chief", "worker"}:
-        raise ValueError(f"TF_CONFIG task type must be 'chief' or 'worker', got {task_type!r}")
+        raise ClusterConfigError(
+            f"TF_CONFIG task type must be 'chief' or 'worker', got {task_type!r}"
+        )
     members = chiefs if task_type == "chief" else workers
     if not 0 <= index < len(members):
-        raise ValueError(f"TF_CONFIG task index {index} is not in the cluster's {task_type} list")
+        raise ClusterConfigError(
+            f"TF_CONFIG task index {index} is not in the cluster's {task_type} list"
+        )
     if n <= 1:
         return None
     return ClusterTask(n, task_type, index, has_chief=bool(chiefs))
