@@ -101,3 +101,57 @@ def test_the_book_lists_every_job_and_its_chapters_only_load_them(smoke_book, tm
     assert cv.runs[0].reused
     rows = stages.ensure_bootstrap(ctx, datasets, pre)
     assert len(rows) == 3 and set(rows["kind"]) == {"finetune", "scratch"}
+
+
+#: Caches a chapter may write on a fetched run without computing anything: the sha256 memo of
+#: the dataset inputs (left out of archives: keyed by absolute paths) and the genome code
+#: cache's sidecar (its FASTA stamp takes the unpacked file's mtime after a sha256 check).
+_RESTAMPED = re.compile(r"^datasets/\.sha256-cache\.json$|\.codes\.json$")
+
+
+def _stamps(run_dir: Path) -> dict[str, tuple[int, int]]:
+    """Size and mtime of every file under the run's artifact folders."""
+    out = {}
+    for folder in ("world", "datasets", "models", "interpret"):
+        for p in sorted((run_dir / folder).rglob("*")):
+            rel = p.relative_to(run_dir).as_posix()
+            if p.is_file() and not _RESTAMPED.search(rel):
+                out[rel] = (p.stat().st_size, p.stat().st_mtime_ns)
+    return out
+
+
+@pytest.mark.notebook
+def test_a_fetched_smoke_run_opens_a_late_chapter_without_training(smoke_book, tmp_path) -> None:
+    """``pack-run`` on the finished smoke book, ``fetch runs`` from a mirror folder into a fresh
+    run directory, then the attribution chapter on it: it runs to its figures, and no model is
+    trained, no dataset built and no attribution recomputed (every artifact keeps its size and
+    mtime, none is added)."""
+    import nbformat
+
+    from chromtransfer_lib.book.run_archive import fetch_run, pack_run
+    from chromtransfer_lib.book.runner import run_book
+
+    run_dir = smoke_book.result.run_dir
+    mirror = tmp_path / "mirror"
+    packed = pack_run(run_dir, mirror / "runs" / "run-smoke.tar.gz", profile="smoke")
+    again = pack_run(run_dir, tmp_path / "again.tar.gz", profile="smoke")
+    assert again.sha256 == packed.sha256  # a real run packs to the same bytes too
+    learner = tmp_path / "learner"
+    fetched = fetch_run(
+        "smoke", run_dir=learner, mirror=mirror, sha256=packed.sha256,
+        cache_dir=tmp_path / "cache", progress=False,
+    )  # fmt: skip
+    assert fetched.profile_matches
+    before = _stamps(learner)
+    assert sum(k.endswith("model.keras") for k in before) >= 13  # 12 line models + multiclass
+    assert any(k.startswith("interpret/gxi-") for k in before)  # chapter 6's cached arrays
+    result = run_book(
+        profile="smoke", root=smoke_book.root, run_dir=learner, chapters=["06"], html=False,
+        progress=False, notebooks_dir=tmp_path / "chapters",
+    )  # fmt: skip
+    print(f"chapter 06 on the fetched run: {result.chapters[0].seconds:.1f} s")
+    assert _stamps(learner) == before
+    nb = nbformat.read(result.chapters[0].executed, as_version=4)
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    assert any("image/png" in o.get("data", {}) for o in outputs)
+    assert not any(o.get("output_type") == "error" for o in outputs)

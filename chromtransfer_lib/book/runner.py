@@ -72,6 +72,12 @@ def find_repo_root(start: Path | None = None) -> Path:
     )
 
 
+def default_run_dir(profile_name: str, root: Path | None = None) -> Path:
+    """``<repository>/runs/<profile name>``: where ``chromtransfer book`` writes a profile's run
+    (and where ``pack-run`` and ``fetch runs`` look for it)."""
+    return find_repo_root(root) / "runs" / profile_name
+
+
 def list_chapters(root: Path) -> list[Path]:
     """Chapter sources ``notebooks/NN_name.py`` in order."""
     return sorted(p for p in (root / "notebooks").iterdir() if CHAPTER_PATTERN.match(p.name))
@@ -119,6 +125,8 @@ def execute_chapter(
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
+    from chromtransfer_lib.progress import bars_enabled
+
     name = source.stem
     executed = (output_dir or root / "book" / "chapters") / f"{name}.ipynb"
     convert_chapter(source, executed)
@@ -131,7 +139,7 @@ def execute_chapter(
             parameters={"profile": profile, "run_dir": str(run_dir)},
             kernel_name=kernel_name,
             cwd=str(root),
-            progress_bar=progress,
+            progress_bar=bars_enabled(progress),  # per-cell bar on a terminal only
             request_save_on_cell_execute=True,
         )
     except PapermillExecutionError as err:
@@ -265,7 +273,7 @@ def run_book(
     """
     root = find_repo_root(root)
     prof = load_profile(profile)  # fail before any chapter runs if the profile is bad
-    run_dir = Path(run_dir) if run_dir is not None else root / "runs" / prof.name
+    run_dir = Path(run_dir) if run_dir is not None else default_run_dir(prof.name, root)
     run_dir = run_dir if run_dir.is_absolute() else (root / run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     sources = list_chapters(root)

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
 
+from chromtransfer_lib.cli.quiet import nvidia_driver_found
 from chromtransfer_lib.data import manifest as mf
 
 if TYPE_CHECKING:
@@ -223,7 +224,7 @@ def _tensorflow_facts() -> tuple[list[Check], dict[str, Any]]:
         "gpus": [d.name for d in tf.config.list_physical_devices("GPU")],
         "built_with_cuda": bool(tf.test.is_built_with_cuda()),
         "build_info": dict(tf.sysconfig.get_build_info()),
-        "driver_found": shutil.which("nvidia-smi") is not None or Path("/dev/nvidia0").exists(),
+        "driver_found": nvidia_driver_found(),
         "cuda_libraries_found": libs,
         "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
     }

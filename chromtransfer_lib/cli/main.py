@@ -69,8 +69,11 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def _cmd_fetch(args: argparse.Namespace) -> int:
+    from chromtransfer_lib.cli.runs import fetch_runs_hook
     from chromtransfer_lib.data import manifest
 
+    if (status := fetch_runs_hook(args)) is not None:  # `fetch runs --profile P`
+        return status
     if args.status:
         table = manifest.status(args.names or "all", cache_dir=args.cache_dir)
         print(table.drop(columns=["expected_sha256"]).to_string(index=False))
@@ -110,9 +113,10 @@ def _add_fetch(sub: argparse._SubParsersAction) -> None:
         help="download the paper's inputs (data_manifest/) into the data cache, with checksums",
         description="Download manifest entries into $CHROMTRANSFER_DATA (or --cache-dir), "
         "verifying checksums; partial files are never left behind. Offline sites can point "
-        "--mirror (or $CHROMTRANSFER_MIRROR) at a directory or URL laid out like the cache.",
+        "--mirror (or $CHROMTRANSFER_MIRROR) at a directory or URL laid out like the cache. "
+        "`fetch runs --profile P` fetches and unpacks a pre-computed book run instead.",
     )
-    p.add_argument("names", nargs="*", help="manifest entry names (see --status)")
+    p.add_argument("names", nargs="*", help="manifest entry names (see --status), or `runs`")
     p.add_argument("--all", action="store_true", help="fetch every manifest entry")
     p.add_argument(
         "--status", action="store_true", help="show which files are present; no download"
@@ -120,6 +124,9 @@ def _add_fetch(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--cache-dir", type=Path, default=None, help="data cache ($CHROMTRANSFER_DATA)")
     p.add_argument("--mirror", default=None, help="mirror directory or URL ($CHROMTRANSFER_MIRROR)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    from chromtransfer_lib.cli.runs import add_fetch_runs_options
+
+    add_fetch_runs_options(p)
     p.set_defaults(func=_cmd_fetch)
 
 
@@ -273,10 +280,14 @@ def build_parser() -> argparse.ArgumentParser:
     for add in (_add_book, _add_profile, _add_doctor, _add_fetch, _add_bootstrap, _add_calibrate):
         add(sub)
     from chromtransfer_lib.cli.own import add_own_data_commands
+    from chromtransfer_lib.cli.runs import add_pack_run
+    from chromtransfer_lib.cli.simulate import add_simulate
     from chromtransfer_lib.cli.stage import add_stage
 
     add_own_data_commands(sub)
     add_stage(sub)
+    add_pack_run(sub)
+    add_simulate(sub)
     return parser
 
 
@@ -289,11 +300,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         datefmt="%H:%M:%S",
     )
+    from chromtransfer_lib.cli.quiet import quiet_tensorflow
+
+    restore = quiet_tensorflow(verbose=args.verbose)  # before anything imports TensorFlow
     try:
         return args.func(args)
     except InputError as err:  # bad input: one line; anything else is a bug (traceback)
         print(f"chromtransfer {args.command}: error: {_message(err)}", file=sys.stderr)
         return 2
+    finally:
+        restore()
 
 
 def _message(err: InputError) -> str:

@@ -59,6 +59,7 @@ from chromtransfer_lib.data.manifest_schema import (
 )
 from chromtransfer_lib.errors import InputError
 from chromtransfer_lib.fileio import sha256_file, write_json_atomic
+from chromtransfer_lib.progress import bars_enabled
 
 __all__ = [
     "CHECKSUM_FORMATS",
@@ -190,7 +191,8 @@ def _pooch_fetch(
     """``pup.fetch(rel)`` with pooch's errors turned into the manifest's, naming the entry."""
     src, dest = pup.get_url(rel), Path(pup.abspath) / rel
     is_url = urlparse(src).scheme in ("http", "https")
-    downloader = pooch.HTTPDownloader(progressbar=progress, timeout=timeout) if is_url else _copy
+    bar = bars_enabled(progress)  # on a terminal only (chromtransfer_lib.progress)
+    downloader = pooch.HTTPDownloader(progressbar=bar, timeout=timeout) if is_url else _copy
     try:
         return Path(pup.fetch(rel, downloader=downloader))
     except requests.exceptions.RequestException as err:

@@ -19,6 +19,13 @@ relative ``path`` it takes in the cache (and in any mirror), its ``size``, ``lic
 :func:`load_manifest` validates every file and names the file and entry of any error. Fetching
 is in :mod:`chromtransfer_lib.data.manifest` (ARCHITECTURE.md, "data").
 
+A file may also say ``kind: runs`` (default ``kind: data``): its entries are pre-computed run
+archives (``chromtransfer pack-run``, :mod:`chromtransfer_lib.book.run_archive`), which only
+``chromtransfer fetch runs`` reads; ``fetch --all``, ``status``, ``doctor`` and the paper world
+see the ``data`` entries only. A run entry must pin its ``sha256`` and ``size``: an archive
+holds models that the book loads, so it is never trusted on first use. Names and paths are
+unique across both kinds (they share the cache).
+
 The manifest read is ``data_manifest/`` of the checkout, unless ``$CHROMTRANSFER_MANIFEST``
 names another folder of manifest YAMLs (:func:`resolve_manifest_dir`): a site's own pins, or the
 test suite's miniature inputs with their own checksums. It replaces ``data_manifest/`` whole
@@ -52,6 +59,8 @@ _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _HEX = {"sha256": re.compile(r"^[0-9a-f]{64}$"), "md5": re.compile(r"^[0-9a-f]{32}$")}
 _REQUIRED = ("name", "url", "path", "size", "license", "citation", "used_by", "description")
 _OPTIONAL = ("sha256", "checksum_source", "trust_on_first_use", "approx_size", "note")
+#: What a manifest file's entries are: the paper's inputs, or pre-computed run archives.
+KINDS = ("data", "runs")
 
 
 class ManifestError(InputError, ValueError):
@@ -86,6 +95,7 @@ class ManifestEntry:
     description: str
     note: str
     manifest_file: str
+    kind: str = "data"
 
     @property
     def checksum_policy(self) -> str:
@@ -198,7 +208,7 @@ def _checksum_policy(
 
 
 def _parse_entry(
-    raw: Any, where: str, *, manifest_file: str, allow_http_loopback: bool
+    raw: Any, where: str, *, manifest_file: str, allow_http_loopback: bool, kind: str = "data"
 ) -> ManifestEntry:
     if not isinstance(raw, dict):
         raise ManifestError(f"{where}: an entry must be a mapping, got {raw!r}")
@@ -218,6 +228,11 @@ def _parse_entry(
     size = _check_size(raw["size"], "size", where)
     if sha is not None and size is None:
         raise ManifestError(f"{where}: a pinned sha256 needs its exact size in bytes")
+    if kind == "runs" and sha is None:
+        raise ManifestError(
+            f"{where}: a run archive must pin its sha256 and size (what pack-run printed); "
+            "leave the entry out until the archive is published"
+        )
     used_by = raw["used_by"]
     if not isinstance(used_by, list) or not used_by or not all(isinstance(u, str) for u in used_by):
         raise ManifestError(f"{where}: used_by must be a non-empty list of strings")
@@ -236,18 +251,20 @@ def _parse_entry(
         description=_check_str(raw, "description", where),
         note=str(raw.get("note") or "").strip(),
         manifest_file=manifest_file,
+        kind=kind,
     )
 
 
 def load_manifest(
-    dir: str | Path | None = None, *, allow_http_loopback: bool = False
+    dir: str | Path | None = None, *, allow_http_loopback: bool = False, kind: str = "data"
 ) -> list[ManifestEntry]:
-    """Read and validate every ``*.yaml`` file of a manifest directory.
+    """Read and validate every ``*.yaml`` file of a manifest directory; return one kind's entries.
 
     ``dir`` defaults to :func:`resolve_manifest_dir` (``$CHROMTRANSFER_MANIFEST``, else
-    ``data_manifest/``). Each file holds ``entries:`` (a list) and optionally ``defaults:`` (a
-    mapping merged under every entry of that file). Files are read in name order, entries in
-    file order.
+    ``data_manifest/``). Each file holds ``entries:`` (a list), optionally ``defaults:`` (a
+    mapping merged under every entry of that file) and ``kind:`` (``data``, the default, or
+    ``runs``; see :data:`KINDS`). Files are read in name order, entries in file order; every
+    file is validated, whatever ``kind`` asks for.
 
     Raises
     ------
@@ -255,6 +272,8 @@ def load_manifest(
         On unknown or missing keys, a non-HTTPS URL, a bad checksum, zero or several checksum
         policies, or a duplicated name or path; the message names the file and entry.
     """
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     root = resolve_manifest_dir(dir)
     files = sorted(root.glob("*.yaml"))
     if not files:
@@ -270,9 +289,12 @@ def load_manifest(
             raise ManifestError(f"{f}: not valid YAML: {err}") from err
         if not isinstance(doc, dict) or not isinstance(doc.get("entries"), list):
             raise ManifestError(f"{f}: expected a mapping with an 'entries' list")
-        extra = sorted(set(doc) - {"entries", "defaults"})
+        extra = sorted(set(doc) - {"entries", "defaults", "kind"})
         if extra:
-            raise ManifestError(f"{f}: unknown top-level key(s) {extra}; use entries/defaults")
+            raise ManifestError(f"{f}: unknown top-level key(s) {extra}; use entries/defaults/kind")
+        file_kind = doc.get("kind", "data")
+        if file_kind not in KINDS:
+            raise ManifestError(f"{f}: kind must be one of {KINDS}, got {file_kind!r}")
         defaults = doc.get("defaults") or {}
         if not isinstance(defaults, dict):
             raise ManifestError(f"{f}: 'defaults' must be a mapping")
@@ -284,6 +306,7 @@ def load_manifest(
                     f"{f} entry {i}",
                     manifest_file=str(f),
                     allow_http_loopback=allow_http_loopback,
+                    kind=file_kind,
                 )
             )
     for attr in ("name", "path"):
@@ -295,7 +318,7 @@ def load_manifest(
                     f"duplicate {attr} {key!r} in {seen[key]} and {e.manifest_file}"
                 )
             seen[key] = e.manifest_file
-    return entries
+    return [e for e in entries if e.kind == kind]
 
 
 def select(entries: list[ManifestEntry], names: str | Iterable[str]) -> list[ManifestEntry]:

@@ -278,7 +278,7 @@ def predict_proba(
     batch_size
         Rows per call.
     progress
-        Show a tqdm bar.
+        Show a progress bar (on a terminal or in Jupyter: :mod:`chromtransfer_lib.progress`).
     reverse_complement
         Average both strands (a :class:`Predictor` passed as ``model`` keeps its own setting).
 
@@ -294,11 +294,10 @@ def predict_proba(
             f"codes have length {codes.shape[1]} but the model takes {predictor.seq_len} bp"
         )
     rows = np.arange(codes.shape[0]) if indices is None else np.asarray(indices, dtype=np.int64)
-    starts = range(0, len(rows), batch_size)
-    if progress:
-        from tqdm.auto import tqdm
+    from chromtransfer_lib.progress import progress_bar
 
-        starts = tqdm(starts, desc="predict", unit="batch", leave=False)
+    starts = progress_bar(range(0, len(rows), batch_size), enabled=progress, desc="predict",
+                          unit="batch", leave=False)  # fmt: skip
     parts = []
     with RowReader(codes) as reader:
         for s in starts:

@@ -41,11 +41,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from chromtransfer_lib import fileio
 from chromtransfer_lib.errors import InputError
 from chromtransfer_lib.genome.sequence import FastaError, _read_codes, open_fasta
+from chromtransfer_lib.progress import progress_bar
 
 log = logging.getLogger(__name__)
 
@@ -188,7 +188,7 @@ def build_genome_codes(
         _sidecar(path).unlink(missing_ok=True)  # never pair an old sidecar with new codes
         digest, offsets, offset = hashlib.sha256(), {}, 0
         with fileio.atomic_path(path) as tmp, open(tmp, "wb") as fh:
-            for chrom in tqdm(sizes, desc="genome codes", unit="chrom", disable=not progress):
+            for chrom in progress_bar(sizes, enabled=progress, desc="genome codes", unit="chrom"):
                 codes = _read_codes(fa, chrom)
                 fh.write(codes.data)
                 digest.update(codes.data)

@@ -26,10 +26,10 @@ from pathlib import Path
 import bioframe
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from chromtransfer_lib.errors import InputError
 from chromtransfer_lib.genome.sequence import N_CODE, chrom_hint, chrom_sizes, read_chromosome
+from chromtransfer_lib.progress import progress_bar
 
 log = logging.getLogger(__name__)
 
@@ -298,7 +298,7 @@ def gaps_from_fasta(
 ) -> pd.DataFrame:
     """Runs of ``N`` (incl. IUPAC letters) of at least ``min_length`` bp, as a region table."""
     parts = []
-    for chrom in tqdm(chrom_sizes(fasta), desc="N runs", unit="chrom", disable=not progress):
+    for chrom in progress_bar(chrom_sizes(fasta), enabled=progress, desc="N runs", unit="chrom"):
         isn = np.concatenate([[0], (read_chromosome(fasta, chrom) == N_CODE).view(np.int8), [0]])
         edges = np.diff(isn)
         s, e = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)

@@ -25,9 +25,9 @@ import numpy as np
 import pandas as pd
 import pyfaidx
 from numpy.lib.stride_tricks import sliding_window_view
-from tqdm.auto import tqdm
 
 from chromtransfer_lib.errors import InputError
+from chromtransfer_lib.progress import progress_bar
 
 if TYPE_CHECKING:
     from chromtransfer_lib.genome.cache import GenomeCodes
@@ -292,7 +292,7 @@ def extract_sequences(
         Optional ``uint8`` array of shape ``(n, L)`` to fill, e.g. a memory-mapped ``.npy``
         from :func:`numpy.lib.format.open_memmap`; it is returned.
     progress
-        Show a tqdm bar over chromosomes.
+        Show a progress bar over chromosomes (:mod:`chromtransfer_lib.progress`).
     cache
         ``True``: read the memory-mapped code cache beside the FASTA if a valid one exists
         (:func:`.cache.find_genome_codes`; never builds one), else decode the FASTA. ``False``:
@@ -342,7 +342,7 @@ def extract_sequences(
             )
         order = np.argsort(chrom_codes, kind="stable")
         bounds = np.searchsorted(chrom_codes[order], np.arange(len(chrom_names) + 1))
-        bar = tqdm(chrom_names, desc="extract", unit="chrom", disable=not progress)
+        bar = progress_bar(chrom_names, enabled=progress, desc="extract", unit="chrom")
         for k, chrom in enumerate(bar):
             idx = order[bounds[k] : bounds[k + 1]]
             size = genome.sizes[chrom]

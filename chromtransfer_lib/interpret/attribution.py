@@ -29,11 +29,11 @@ import logging
 from dataclasses import dataclass
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from chromtransfer_lib.config import ATTRIBUTION_TARGETS
 from chromtransfer_lib.errors import InputError
 from chromtransfer_lib.genome.sequence import N_CODE, one_hot_tensor
+from chromtransfer_lib.progress import progress_bar
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ def _check_codes(codes: np.ndarray) -> np.ndarray:
 
 
 def _batches(n: int, batch_size: int, *, desc: str, verbose: bool):
-    return tqdm(range(0, n, batch_size), desc=desc, disable=not verbose, unit="batch")
+    return progress_bar(range(0, n, batch_size), enabled=verbose, desc=desc, unit="batch")
 
 
 def _pad(block: np.ndarray, size: int) -> np.ndarray:

@@ -31,7 +31,6 @@ from typing import Protocol
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from chromtransfer_lib.genome.sequence import N_CODE
 from chromtransfer_lib.interpret.pvalues import (
@@ -42,6 +41,7 @@ from chromtransfer_lib.interpret.pvalues import (
     log_odds_matrix,
     reverse_complement_matrix,
 )
+from chromtransfer_lib.progress import progress_bar
 
 logger = logging.getLogger(__name__)
 
@@ -354,7 +354,7 @@ def scan_motifs(
     idx = motifs.index
     parts, n_candidates = [], 0
     starts = range(0, codes.shape[0], batch_size)
-    for a in tqdm(starts, desc="motif scan", disable=not verbose, unit="batch"):
+    for a in progress_bar(starts, enabled=verbose, desc="motif scan", unit="batch"):
         row, scanner, start, score, total = _scan_batch(codes[a : a + batch_size], idx)
         parts.append((row + a, scanner, start, score))
         n_candidates += total

@@ -251,13 +251,11 @@ def run_bootstrap(
     """
     root = Path(out_dir)
     units = shard_units(grid.units(list(models)), shard)
-    iterator = units
-    if progress:
-        from tqdm.auto import tqdm
+    from chromtransfer_lib.progress import progress_bar
 
-        iterator = tqdm(units, desc=f"bootstrap shard {shard[0]}/{shard[1]}", unit="run")
     rows = []
-    for unit in iterator:
+    desc = f"bootstrap shard {shard[0]}/{shard[1]}"
+    for unit in progress_bar(units, enabled=progress, desc=desc, unit="run"):
         done = unit.folder(root) / "test_metrics.json"
         if done.is_file():
             rows.append(json.loads(done.read_text()))

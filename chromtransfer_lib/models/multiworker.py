@@ -153,8 +153,14 @@ def distribute(strategy: tf.distribute.Strategy, ds: tf.data.Dataset) -> Any:
     return strategy.experimental_distribute_dataset(ds.with_options(options))
 
 
-def _metric_objects(loss: str) -> list[keras.metrics.Metric]:
-    if loss == "binary_crossentropy":
+#: The binary loss's name (``train.BINARY_LOSS``, defined here because train imports this module).
+BINARY_LOSS = "binary_crossentropy"
+
+
+def metric_objects(loss: str) -> list[keras.metrics.Metric]:
+    """The metrics every model is compiled with: AUROC and accuracy for :data:`BINARY_LOSS`,
+    accuracy for a softmax (``train._compile`` and the multi-worker step share them)."""
+    if loss == BINARY_LOSS:
         return [keras.metrics.AUC(name="auroc"), keras.metrics.BinaryAccuracy("acc")]
     return [keras.metrics.SparseCategoricalAccuracy("acc")]
 
@@ -163,7 +169,7 @@ def _per_example_loss(loss: str, y: tf.Tensor, p: tf.Tensor) -> tf.Tensor:
     """Per-row loss in the output's dtype (float32 for 16-bit outputs)."""
     if p.dtype in (tf.float16, tf.bfloat16):
         p = tf.cast(p, tf.float32)
-    if loss == "binary_crossentropy":
+    if loss == BINARY_LOSS:
         return keras.losses.binary_crossentropy(tf.reshape(tf.cast(y, p.dtype), (-1, 1)), p)
     return keras.losses.sparse_categorical_crossentropy(y, p)
 
@@ -186,7 +192,7 @@ def fit_epoch(model: keras.Model, train_ds: tf.data.Dataset, *, loss: str) -> di
     dist = distribute(strategy, train_ds)
     if model not in _STEPS:
         with strategy.scope():
-            metrics = _metric_objects(loss)
+            metrics = metric_objects(loss)
         _STEPS[model] = (_train_step(model, metrics, loss, dist.element_spec), metrics)
     step, metrics = _STEPS[model]
     for m in metrics:
@@ -221,7 +227,7 @@ def _train_step(model: keras.Model, metrics: list, loss: str, element_spec: Any)
             )
         grads = tape.gradient(scaled, model.trainable_variables)
         optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
-        target = tf.reshape(y, (-1, 1)) if loss == "binary_crossentropy" else y
+        target = tf.reshape(y, (-1, 1)) if loss == BINARY_LOSS else y
         for m in metrics:
             m.update_state(target, p)
         # Keras' reported loss: the mean data loss per row plus the regularisation
@@ -241,7 +247,7 @@ def evaluate(model: keras.Model, ds: tf.data.Dataset, *, loss: str) -> dict[str,
     Every worker holds the same weights and reads the same validation rows, so each gets the
     same figures; the keys are ``fit``'s (``loss``, ``auroc``, ``acc``).
     """
-    metrics = _metric_objects(loss)
+    metrics = metric_objects(loss)
     forward = tf.function(lambda x: model(x, training=False))
     total, count = 0.0, 0
     for x, y in ds:
@@ -249,6 +255,6 @@ def evaluate(model: keras.Model, ds: tf.data.Dataset, *, loss: str) -> dict[str,
         total += float(tf.reduce_sum(_per_example_loss(loss, y, p)))
         count += int(x.shape[0])
         for m in metrics:
-            m.update_state(tf.reshape(y, (-1, 1)) if loss == "binary_crossentropy" else y, p)
+            m.update_state(tf.reshape(y, (-1, 1)) if loss == BINARY_LOSS else y, p)
     row = {"loss": total / max(count, 1) + float(_regularisation(model, tf.float32))}
     return row | {m.name: float(m.result()) for m in metrics}

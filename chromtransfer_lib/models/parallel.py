@@ -100,15 +100,15 @@ def run_jobs(
         return []
     if workers <= 1:
         return [task(profile, str(run_dir), job) for job in jobs]
-    from tqdm.auto import tqdm
+    from chromtransfer_lib.progress import progress_bar
 
     done: list[tuple[str, float]] = []
     with ProcessPoolExecutor(
         max_workers=workers, mp_context=get_context("spawn"), initializer=_init_worker
     ) as pool:
         futures = {pool.submit(task, profile, str(run_dir), job): job for job in jobs}
-        bar = tqdm(total=len(futures), desc=f"training on {workers} processes", unit="job",
-                   disable=not progress)  # fmt: skip
+        bar = progress_bar(enabled=progress, total=len(futures), unit="job",
+                           desc=f"training on {workers} processes")  # fmt: skip
         for fut in as_completed(futures):
             done.append(fut.result())  # re-raises a worker's exception here
             bar.update()

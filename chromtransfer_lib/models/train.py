@@ -56,7 +56,13 @@ from chromtransfer_lib.models.devices import (
     distribution_scope,
     set_seed,
 )
-from chromtransfer_lib.models.multiworker import evaluate, fit_epoch, is_multiworker
+from chromtransfer_lib.models.multiworker import (
+    BINARY_LOSS,
+    evaluate,
+    fit_epoch,
+    is_multiworker,
+    metric_objects,
+)
 from chromtransfer_lib.models.network import load_model
 
 __all__ = [
@@ -68,7 +74,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 #: The two losses: sigmoid (binary) models and sparse softmax (multiclass) models.
-BINARY_LOSS, SOFTMAX_LOSS = "binary_crossentropy", "sparse_categorical_crossentropy"
+SOFTMAX_LOSS = "sparse_categorical_crossentropy"
 
 
 class Recipe(NamedTuple):
@@ -177,7 +183,7 @@ def train_model(
         JSON-serialisable facts recorded in ``config.json`` (e.g. profile, cell line, fold);
         part of the run's identity.
     progress
-        Show a per-epoch tqdm bar over batches.
+        Show a per-epoch progress bar over batches (on a terminal or in Jupyter).
     stop_after_epochs
         Stop (without finishing the run) after this many epochs of this call: simulates an
         interruption in tests; the backup lets a later call continue.
@@ -243,7 +249,7 @@ def _run_config(run: _Run, extra: dict[str, Any] | None) -> dict[str, Any]:
         "model_name": model.name, "n_params": int(model.count_params()),
         "n_trainable_params": int(sum(int(np.prod(v.shape)) for v in model.trainable_weights)),
         "architecture_sha": _digest(model.to_json().encode()),
-        "dtype_policy": model.get_layer("trunk_stem_conv").dtype_policy.name,
+        "dtype_policy": _first_weighted_layer(model).dtype_policy.name,
         "extra": extra or {},
     }  # fmt: skip
     if r.batchnorm_refresh:  # absent at 0, so that earlier runs keep their identity
@@ -251,6 +257,12 @@ def _run_config(run: _Run, extra: dict[str, Any] | None) -> dict[str, Any]:
     if r.reverse_complement:  # absent when off, likewise
         config["reverse_complement"] = "augment"
     return json.loads(json.dumps(config))
+
+
+def _first_weighted_layer(model: keras.Model) -> keras.layers.Layer:
+    """The first layer with weights (``trunk_stem_conv`` in the library's networks): its dtype
+    policy is the run's (mixed precision keeps the output layer in float32)."""
+    return next(layer for layer in model.layers if layer.weights)
 
 
 def _check_config(out_dir: Path, config: dict[str, Any]) -> None:
@@ -286,16 +298,18 @@ def _load_finished(run: _Run) -> TrainResult | None:
 
 
 class _BatchBar(keras.callbacks.Callback):
-    """A tqdm bar over the batches of an epoch."""
+    """A progress bar over the batches of an epoch (:mod:`chromtransfer_lib.progress`: drawn on
+    a terminal or in Jupyter only; :func:`_log_epoch` logs each epoch's line in any case)."""
 
     def __init__(self, total: int, desc: str):
         super().__init__()
         self.total, self.desc, self.bar = total, desc, None
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
-        from tqdm.auto import tqdm
+        from chromtransfer_lib.progress import progress_bar
 
-        self.bar = tqdm(total=self.total, desc=f"{self.desc} epoch {epoch + 1}", leave=False)
+        self.bar = progress_bar(total=self.total, desc=f"{self.desc} epoch {epoch + 1}",
+                                leave=False)  # fmt: skip
 
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
         self.bar.update(1)
@@ -310,12 +324,8 @@ def _compile(model: keras.Model, *, learning_rate: float, loss: str) -> None:
     optimizer: keras.optimizers.Optimizer = keras.optimizers.Adam(learning_rate=learning_rate)
     if any(layer.dtype_policy.name == "mixed_float16" for layer in model.layers):
         optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
-    if loss == BINARY_LOSS:
-        metrics: list = [keras.metrics.AUC(name="auroc"), keras.metrics.BinaryAccuracy("acc")]
-    else:
-        metrics = [keras.metrics.SparseCategoricalAccuracy("acc")]
     with model.distribute_strategy.scope():
-        model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
+        model.compile(optimizer=optimizer, loss=loss, metrics=metric_objects(loss))
         model.optimizer.build(model.trainable_variables)
 
 
@@ -360,26 +370,23 @@ def _fit_epoch(run: _Run, epoch: int, val_ds: tf.data.Dataset, callbacks: list) 
     )  # fmt: skip
     t_epoch = time.perf_counter()
     n_refresh = run.recipe.batchnorm_refresh
-    if is_multiworker(run.model):  # Keras cannot fit under this strategy: models/multiworker.py
+    multi = is_multiworker(run.model)  # Keras cannot fit under this strategy: models/multiworker.py
+    if multi:
         row = {"epoch": epoch + 1, **fit_epoch(run.model, train_ds, loss=run.loss)}
-        if n_refresh:
-            refresh_batchnorm(
-                run.model, run.train.codes, np.unique(run.train.rows()), max_rows=n_refresh,
-                random_state=run.random_state + epoch,
-            )  # fmt: skip
-        val = evaluate(run.model, val_ds, loss=run.loss)
-        row |= {f"val_{k}": v for k, v in val.items()}
-        return _log_epoch(run, row, t_epoch)
-    hist = run.model.fit(
-        train_ds, validation_data=None if n_refresh else val_ds, epochs=epoch + 1,
-        initial_epoch=epoch, shuffle=False, verbose=0, callbacks=callbacks,
-    )  # fmt: skip
-    row = {"epoch": epoch + 1, **{k: float(v[-1]) for k, v in hist.history.items()}}
+    else:  # validates in fit unless BatchNorm is refreshed first
+        hist = run.model.fit(
+            train_ds, validation_data=None if n_refresh else val_ds, epochs=epoch + 1,
+            initial_epoch=epoch, shuffle=False, verbose=0, callbacks=callbacks,
+        )  # fmt: skip
+        row = {"epoch": epoch + 1, **{k: float(v[-1]) for k, v in hist.history.items()}}
     if n_refresh:
         refresh_batchnorm(
             run.model, run.train.codes, np.unique(run.train.rows()), max_rows=n_refresh,
             random_state=run.random_state + epoch,
         )  # fmt: skip
+    if multi:
+        row |= {f"val_{k}": v for k, v in evaluate(run.model, val_ds, loss=run.loss).items()}
+    elif n_refresh:
         val = run.model.evaluate(val_ds, verbose=0, return_dict=True)
         row |= {f"val_{k}": float(v) for k, v in val.items()}
     return _log_epoch(run, row, t_epoch)

@@ -23,6 +23,8 @@ Run-directory layout::
       models/multiclass-<hash>/fold_<k>/       the multiclass baseline
       models/bootstrap-<line>-<hash>/          Table 1 grid units
       metrics/<chapter>.json     numbers quoted by the book and the ledger
+      interpret/                 cached attribution arrays, region sets and motif scans
+      run-archive.json           in a fetched run only: the archive's manifest (run_archive.py)
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from chromtransfer_lib.book.stages.context import RunContext
-from chromtransfer_lib.config import CELL_LINES
+from chromtransfer_lib.config import CELL_LINES, Profile
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +29,15 @@ class Inputs:
     motifs: Path | None
 
 
+def world_folder(profile: Profile, run_dir: str | Path) -> Path:
+    """Where a profile's inputs live in a run directory: ``world/simulated-<hash>`` (the hash
+    of the simulation section and the seed) or ``world/paper``."""
+    if profile.data.source == "simulated":
+        key = profile.config_hash("simulation", "seed")
+        return Path(run_dir) / "world" / f"simulated-{key}"
+    return Path(run_dir) / "world" / "paper"
+
+
 def ensure_world(ctx: RunContext) -> Inputs:
     """The profile's inputs: simulate the world (cached by its spec and seed) or prepare the
     paper's fetched files."""
@@ -41,8 +50,7 @@ def _simulated_world(ctx: RunContext) -> Inputs:
     from chromtransfer_lib.sim.world import World, simulate_world
 
     prof = ctx.profile
-    key = prof.config_hash("simulation", "seed")
-    out = ctx.run_dir / "world" / f"simulated-{key}"
+    out = world_folder(prof, ctx.run_dir)
     world = World.at(out)
     if world.manifest.is_file():
         log.info("reusing simulated world %s", out)
@@ -72,7 +80,7 @@ def _paper_world(ctx: RunContext) -> Inputs:
 
     paths = manifest.fetch("all", progress=ctx.progress)
     world = paperdata.prepare_paper_world(
-        paperdata.paper_inputs(paths), ctx.run_dir / "world" / "paper"
+        paperdata.paper_inputs(paths), world_folder(ctx.profile, ctx.run_dir)
     )
     labels = {
         split: {c: world.labels_dir / split / f"{AUTHOR_SPELLING[c]}.csv" for c in CELL_LINES}
