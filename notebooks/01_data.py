@@ -14,6 +14,29 @@
 # %% [markdown]
 # # 1. Data
 #
+# :::{admonition} Learning objectives
+# :class: objectives
+#
+# After this chapter you can:
+#
+# * describe the data ChromTransfer learns from: rDHSs against genome background for pre-training,
+#   and six cell-type-specific sets for fine-tuning;
+# * read a JASPAR matrix as a sequence logo, and say why a short matrix can never reach a
+#   stringent scanning threshold;
+# * explain what the simulated world plants in each line's regions, and why that lets the book
+#   check its own conclusions;
+# * check a dataset's class sizes, splits and GC content before training on it.
+# :::
+#
+# **Needs:** nothing from earlier chapters. **Writes:** the world and the dataset artifacts in
+# the run directory, reused by every later chapter.
+#
+# **Time:** {glue:text}`chapter_minutes:.1f` min ({glue:text}`chapter_seconds:.0f` s) from the
+# set-up cell to the last cell, in the run that rendered this page (profile
+# {glue:text}`chapter_profile`). Datasets this chapter built:
+# {glue:text}`chapter_datasets_built`; datasets already in the run directory (from an earlier run or
+# a fetched archive), not built again: {glue:text}`chapter_datasets_found`.
+#
 # ChromTransfer learns which DNA sequence features make a region open chromatin. In the
 # paper, those features turn out to be transcription-factor (TF) binding sites: HNF4A and
 # CEBP sites for the liver line HepG2, GATA sites for the erythroleukaemia line K562. This
@@ -24,9 +47,28 @@
 # pre-training regions (rDHSs against genome background) and six cell-type-specific
 # fine-tuning sets — from a simulated, ENCODE-like world by default, or from the paper's real
 # files with the `paper` profile.
-#
-# **Needs:** nothing from earlier chapters. **Writes:** the world and the dataset artifacts in
-# the run directory, reused by every later chapter.
+
+# %% [markdown]
+# **In Google Colab?** The next cell installs this book's library from its repository with
+# `pip install git+<repository>` (the install the README gives); anywhere else it does nothing.
+# Colab cannot open the chapters from the repository itself, because they are generated, not
+# committed: download this page's notebook (the download button at the top, `.ipynb`) and
+# upload it in Colab (File → Upload notebook), then run the cells in order. If pip replaces
+# packages Colab had already loaded, restart the runtime when Colab asks and run on from the
+# parameters cell.
+
+# %% tags=["colab-install", "hide-input"]
+import subprocess
+import sys
+
+REPOSITORY = None  # this book's repository: `chromtransfer book` writes it in when it knows it
+if "google.colab" in sys.modules:
+    if REPOSITORY is None:
+        raise RuntimeError(
+            "this notebook was rendered without a known repository: install the library with "
+            "`pip install git+<the book's repository URL>`, then run the following cells"
+        )
+    subprocess.run([sys.executable, "-m", "pip", "install", f"git+{REPOSITORY}"], check=True)
 
 # %% tags=["parameters"]
 profile = "quick"
@@ -35,7 +77,7 @@ run_dir = None
 # %% tags=["hide-input"]
 from myst_nb import glue
 
-from chromtransfer_lib.book import figures, report, results, stages, tables
+from chromtransfer_lib.book import exercises, figures, report, results, stages, tables
 
 ctx = stages.start_chapter(profile, run_dir)
 inputs = stages.ensure_world(ctx)
@@ -160,3 +202,52 @@ saved = results.save_metrics(run.run_dir, "01_data", tables.data_metrics(run))
 #
 # **Re-run this chapter:** `chromtransfer book --profile quick --chapter 01`, or with papermill:
 # `papermill book/chapters/01_data.ipynb out.ipynb -p profile quick -p run_dir runs/quick`.
+
+# %% tags=["hide-input"]
+for name, value in exercises.data_answers(run).items():  # numbers the solutions quote
+    glue(name, value, display=False)
+
+# %% [markdown]
+# ## Exercises
+#
+# ::::{exercise} Every driver
+# :label: ex-01-driver-logos
+#
+# The logos above show the first two drivers of each line. Draw up to five per line:
+# `figures.driver_logos(run, per_line=5)`. How many logos does it draw?
+# ::::
+#
+# ::::{solution} ex-01-driver-logos
+# :class: dropdown
+#
+# One logo per driver, up to five per line: {glue:text}`ex_driver_logos_5` logos in this
+# run, against {glue:text}`ex_driver_logos_2` with the default `per_line=2`; a line with fewer
+# drivers shows all of its own (the table of drivers above lists them). On the paper's data
+# nothing was planted, and the call draws nothing.
+# ::::
+#
+# ::::{exercise} Twice the background
+# :label: ex-01-negatives
+#
+# The pre-training set draws `data.pretrain_negatives_per_positive` genome tiles per
+# rDHS ({glue:text}`ex_neg_per_pos` here). Run this chapter at a profile with
+# `data.pretrain_negatives_per_positive: 2.0` (the introduction's *Teaching with this book* says
+# how). What happens to the table of pre-training splits, and what will the later chapters do
+# at that profile?
+# ::::
+#
+# ::::{solution} ex-01-negatives
+# :class: dropdown
+#
+# `round(2 × positives)` background tiles are drawn (all qualifying tiles, with a warning,
+# if there are fewer), so the splits table's `background` column grows to about twice its `rDHS`
+# column, less the tiles dropped for too many N (the dropped-regions table). The pre-training
+# dataset gets a new folder under `datasets/`, keyed by its settings; so do the fine-tuning sets,
+# whose keys record the pre-training set they are checked against, although their rows do not
+# change. Every model's folder is keyed by the profile's `data` section, so chapters 2–7 at that
+# profile train every model again, in new folders beside this run's.
+# ::::
+
+# %% tags=["hide-input"]
+for name, value in stages.chapter_timing(ctx).items():  # the header's **Time:** line
+    glue(name, value, display=False)

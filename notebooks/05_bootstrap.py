@@ -14,6 +14,29 @@
 # %% [markdown]
 # # 5. How little data does fine-tuning need? (Table 1, Fig 2E)
 #
+# :::{admonition} Learning objectives
+# :class: objectives
+#
+# After this chapter you can:
+#
+# * describe the Table 1 grid: training fractions × repetitions, each a resumable unit with its
+#   own folder;
+# * say how a unit's validation data are chosen (`bootstrap.subsample_validation`) and why that
+#   matters for early stopping on small subsets;
+# * measure how much of its full-data advantage over chance a model keeps on a subset (retention),
+#   for ChromTransfer and for the baseline trained on the same subsets.
+# :::
+#
+# **Needs:** the pre-trained model (chapter 2) and the 100 % models (chapter 3), trained here if
+# missing. **Writes:** the grid's units under `models/` in the run directory.
+#
+# **Time:** {glue:text}`chapter_minutes:.1f` min ({glue:text}`chapter_seconds:.0f` s) from the
+# set-up cell to the last cell, in the run that rendered this page (profile
+# {glue:text}`chapter_profile`). Models this chapter trained:
+# {glue:text}`chapter_models_trained`; trained models already in the run directory (from earlier
+# chapters, an earlier run or a fetched archive), not trained again:
+# {glue:text}`chapter_models_found`.
+#
 # The paper subsampled the HepG2 training data to
 # {glue:text}`paper_lowest:.0%`–{glue:text}`paper_highest:.0%` ({glue:text}`paper_reps`
 # repetitions each), fine-tuned the pre-trained model on each subsample and scored it on the
@@ -27,9 +50,6 @@
 # Each grid cell is a resumable unit with its own folder: a killed run continues where it
 # stopped, and `chromtransfer bootstrap --shard i/n` splits the grid across processes or a job
 # array.
-#
-# **Needs:** the pre-trained model (chapter 2) and the 100 % models (chapter 3), trained here if
-# missing. **Writes:** the grid's units under `models/` in the run directory.
 
 # %% tags=["parameters"]
 profile = "quick"
@@ -38,7 +58,7 @@ run_dir = None
 # %% tags=["hide-input"]
 from myst_nb import glue
 
-from chromtransfer_lib.book import results, stages, table1
+from chromtransfer_lib.book import exercises, results, stages, table1
 
 ctx = stages.start_chapter(profile, run_dir)
 grid = table1.ensure_grid(ctx)
@@ -123,3 +143,60 @@ table1.retention(grid).round(3)
 # **Re-run this chapter:** `chromtransfer book --profile quick --chapter 05`; the grid alone:
 # `chromtransfer bootstrap --profile quick [--shard i/n]`; with papermill:
 # `papermill book/chapters/05_bootstrap.ipynb out.ipynb -p profile quick -p run_dir runs/quick`.
+
+# %% tags=["hide-input"]
+for name, value in exercises.bootstrap_answers(ctx).items():  # numbers the solutions quote
+    glue(name, value, display=False)
+
+# %% [markdown]
+# ## Exercises
+#
+# ::::{exercise} Three times the repetitions
+# :label: ex-05-repetitions
+#
+# Ask what a grid with three times the repetitions
+# ({glue:text}`ex_reps` → {glue:text}`ex_reps_3x`, `bootstrap.repetitions`) would train in
+# this run directory:
+#
+# ```python
+# more = ctx.derive({"bootstrap.repetitions": 3 * ctx.profile.bootstrap.repetitions})
+# stages.pending_jobs(more, line_models=False, bootstrap=True)
+# ```
+#
+# Would the units this run trained be reused?
+# ::::
+#
+# ::::{solution} ex-05-repetitions
+# :class: dropdown
+#
+# No. The grid would have {glue:text}`ex_units_3x` units instead of
+# {glue:text}`n_units` (the same fractions, three times the repetitions), and
+# {glue:text}`ex_pending_3x` of them are pending: the grid's folder is keyed by the whole
+# `bootstrap` section, so another repetition count starts a new grid instead of adding to this
+# one. Table 1's standard deviations would then come from {glue:text}`ex_reps_3x` repetitions
+# per cell.
+# ::::
+#
+# ::::{exercise} Subsampled validation
+# :label: ex-05-validation
+#
+# Flip `bootstrap.subsample_validation` ({glue:text}`subsample_validation` here) and run
+# this chapter at that profile (the introduction's *Teaching with this book* says how; the grid
+# is trained again). What do the smallest units validate on?
+# ::::
+#
+# ::::{solution} ex-05-validation
+# :class: dropdown
+#
+# With `true`, each unit's validation set is subsampled with its training set: at
+# {glue:text}`smallest:.0%`, about {glue:text}`n_valid_smallest` sequences; with `false`, every
+# unit validates on the whole fold, {glue:text}`n_valid` sequences. On a validation subsample
+# that small, early stopping follows noise, so the smallest units may keep other epochs than
+# before; which way their test AUROC moves is an empirical question, which the calibration
+# appendix answers for the `quick` world (retention with a subsampled and with the whole
+# validation fold).
+# ::::
+
+# %% tags=["hide-input"]
+for name, value in stages.chapter_timing(ctx).items():  # the header's **Time:** line
+    glue(name, value, display=False)

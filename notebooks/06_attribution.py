@@ -14,6 +14,31 @@
 # %% [markdown]
 # # 6. Attribution: which bases drive a prediction
 #
+# :::{admonition} Learning objectives
+# :class: objectives
+#
+# After this chapter you can:
+#
+# * compute gradient × input for a model, and explain why this book differentiates the logit
+#   rather than the probability;
+# * say which regions are analysed and why (each fine-tuned model's positive predictions);
+# * read an attribution track beside the predicted and the planted binding sites;
+# * check gradient × input against in-silico mutagenesis (ISM).
+# :::
+#
+# **Needs:** chapter 1's datasets and the models of chapters 2–3 (trained here if they are not
+# in the run directory yet). **Writes:** attributions, the motif scan and ISM deltas under
+# `interpret/` in the run directory (chapter 7 reuses them), and `metrics/06_attribution.json`.
+#
+# **Time:** {glue:text}`chapter_minutes:.1f` min ({glue:text}`chapter_seconds:.0f` s) from the
+# set-up cell to the last cell, in the run that rendered this page (profile
+# {glue:text}`chapter_profile`). Models this chapter trained:
+# {glue:text}`chapter_models_trained`; trained models already in the run directory (from earlier
+# chapters, an earlier run or a fetched archive), not trained again:
+# {glue:text}`chapter_models_found`. Interpretation caches (attributions, scans, ISM) it
+# computed: {glue:text}`chapter_caches_computed`; already there:
+# {glue:text}`chapter_caches_found`.
+#
 # A model that predicts open chromatin well has learnt *something* about sequence; this
 # chapter asks what. Following the paper ("Feature importance analysis"), every base of a
 # sequence gets a **gradient × input** score: the gradient of the model's output with respect
@@ -26,10 +51,6 @@
 # **in-silico mutagenesis (ISM)**: mutate each base to the three others and record the largest
 # change in the prediction. We do the same on true positives of the HepG2 model and compare
 # the two scores over predicted transcription-factor binding sites (the paper's Fig S3).
-#
-# **Needs:** chapter 1's datasets and the models of chapters 2–3 (trained here if they are not
-# in the run directory yet). **Writes:** attributions, the motif scan and ISM deltas under
-# `interpret/` in the run directory (chapter 7 reuses them), and `metrics/06_attribution.json`.
 
 # %% tags=["parameters"]
 profile = "quick"
@@ -38,11 +59,11 @@ run_dir = None
 # %% tags=["hide-input"]
 from myst_nb import glue
 
+from chromtransfer_lib.book import exercises, results, runner, stages
 from chromtransfer_lib.book import interpret_figures as figures
 from chromtransfer_lib.book import interpret_numbers as numbers
 from chromtransfer_lib.book import interpret_tables as tables
 from chromtransfer_lib.book import interpretation as interp
-from chromtransfer_lib.book import results, runner, stages
 
 ctx = stages.start_chapter(profile, run_dir)
 att = interp.ensure_attribution(ctx)
@@ -174,3 +195,51 @@ print("metrics saved to", path.relative_to(ctx.run_dir))
 
 # %%
 print(runner.chapter_command("06_attribution", ctx.profile.name))
+
+# %% tags=["hide-input"]
+for name, value in exercises.attribution_answers(att).items():  # numbers the solutions quote
+    glue(name, value, display=False)
+
+# %% [markdown]
+# ## Exercises
+#
+# ::::{exercise} More example regions
+# :label: ex-06-tracks
+#
+# Draw the tracks of the five regions the HepG2 model scores highest (the chapter shows
+# {glue:text}`n_examples`): `figures.fig3_tracks(att, line="HepG2", n=5)`. How do the first
+# panels compare with the ones above?
+# ::::
+#
+# ::::{solution} ex-06-tracks
+# :class: dropdown
+#
+# They are the same: regions are ranked by the fine-tuned model's probability (ties in a
+# fixed order), so the chapter's panels (here {glue:text}`n_examples`) come first and the others
+# follow in decreasing probability; there are fewer than five when fewer positive regions were
+# analysed. `n_sites=10` would shade up to ten predicted sites per region instead of five.
+# ::::
+#
+# ::::{exercise} A looser scan
+# :label: ex-06-pvalue
+#
+# Loosen the motif scan tenfold: set `interpret.p_value` to {glue:text}`ex_p_value_loose`
+# (here {glue:text}`p_value`) and run chapters 6 and 7 at that profile. What happens to the
+# number of predicted sites, to the matrices that yield none, and to the attributions?
+# ::::
+#
+# ::::{solution} ex-06-pvalue
+# :class: dropdown
+#
+# Every site found at p < {glue:text}`p_value` is still found, as its p-value is below the
+# looser threshold too, so the scan finds at least this run's {glue:text}`n_hits` sites, plus
+# more chance matches. The matrices that cannot reach the threshold drop from
+# {glue:text}`ex_unreachable` to {glue:text}`ex_unreachable_loose`: a matrix's best possible
+# p-value (the `best_p` column of the scan's unreachable table) depends only on its width and
+# information content. The attributions are not recomputed: their cache is keyed by the models
+# and the regions, not by the scan.
+# ::::
+
+# %% tags=["hide-input"]
+for name, value in stages.chapter_timing(ctx).items():  # the header's **Time:** line
+    glue(name, value, display=False)

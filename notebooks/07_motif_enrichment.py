@@ -14,6 +14,31 @@
 # %% [markdown]
 # # 7. Motif enrichment: which transcription factors each model relies on
 #
+# :::{admonition} Learning objectives
+# :class: objectives
+#
+# After this chapter you can:
+#
+# * turn per-base attributions into a ranking of transcription factors with a signed
+#   Kolmogorov–Smirnov statistic and Benjamini–Hochberg FDR;
+# * explain why an exact p-value threshold leaves short matrices without sites;
+# * read what fine-tuning changed (fine-tuned − pre-trained) and what separates two lines (HepG2 −
+#   K562);
+# * check whether planted drivers rank on top, counting look-alike matrices once.
+# :::
+#
+# **Needs:** chapter 6's attributions and scan (recomputed here if missing). **Writes:**
+# `metrics/07_motif_enrichment.json`.
+#
+# **Time:** {glue:text}`chapter_minutes:.1f` min ({glue:text}`chapter_seconds:.0f` s) from the
+# set-up cell to the last cell, in the run that rendered this page (profile
+# {glue:text}`chapter_profile`). Models this chapter trained:
+# {glue:text}`chapter_models_trained`; trained models already in the run directory (from earlier
+# chapters, an earlier run or a fetched archive), not trained again:
+# {glue:text}`chapter_models_found`. Interpretation caches (attributions, scans, ISM) it
+# computed: {glue:text}`chapter_caches_computed`; already there:
+# {glue:text}`chapter_caches_found`.
+#
 # Chapter 6 scored every base of the analysed regions. Here those scores are summarised per
 # transcription factor, as in the paper ("Model interpretation using predicted TF binding
 # sites"):
@@ -30,9 +55,6 @@
 # fine-tuning (Fig 3D–E), OLIG2 less (Fig 3F), and GATA factors for K562 (Fig 3G). On the
 # simulated world we can go one step further and ask whether the TFs whose motifs were
 # **planted** as each line's drivers come out on top.
-#
-# **Needs:** chapter 6's attributions and scan (recomputed here if missing). **Writes:**
-# `metrics/07_motif_enrichment.json`.
 
 # %% tags=["parameters"]
 profile = "quick"
@@ -41,11 +63,11 @@ run_dir = None
 # %% tags=["hide-input"]
 from myst_nb import glue
 
+from chromtransfer_lib.book import exercises, results, runner, stages
 from chromtransfer_lib.book import interpret_figures as figures
 from chromtransfer_lib.book import interpret_numbers as numbers
 from chromtransfer_lib.book import interpret_tables as tables
 from chromtransfer_lib.book import interpretation as interp
-from chromtransfer_lib.book import results, runner, stages
 
 ctx = stages.start_chapter(profile, run_dir)
 att = interp.ensure_attribution(ctx)
@@ -223,3 +245,48 @@ numbers.headline_metrics(metrics)
 
 # %%
 print(runner.chapter_command("07_motif_enrichment", ctx.profile.name))
+
+# %% tags=["hide-input"]
+for name, value in exercises.enrichment_answers(att, enr).items():  # numbers the solutions quote
+    glue(name, value, display=False)
+
+# %% [markdown]
+# ## Exercises
+#
+# ::::{exercise} A longer list
+# :label: ex-07-top10
+#
+# Count the planted drivers among the ten best significant TFs instead of five:
+# `tables.driver_counts(att, enr, n=10)`. How do the HepG2 model's counts change?
+# ::::
+#
+# ::::{solution} ex-07-top10
+# :class: dropdown
+#
+# They can only grow or stay, because the top ten contain the top five: for the HepG2
+# ChromTransfer model, {glue:text}`ex_top5_HepG2` of its {glue:text}`n_drivers_HepG2` drivers
+# are in the top 5 and {glue:text}`ex_top10_HepG2` in the top 10. A longer list also takes in
+# more TFs that rank high by chance, so compare such counts at the same length only.
+# ::::
+#
+# ::::{exercise} A looser FDR
+# :label: ex-07-fdr
+#
+# Run this chapter at `interpret.fdr: 0.05` (here {glue:text}`fdr`). How many TFs pass for
+# the HepG2 model?
+# ::::
+#
+# ::::{solution} ex-07-fdr
+# :class: dropdown
+#
+# The Benjamini–Hochberg-adjusted p-values (the `fdr` column of each KS table) do not depend
+# on the level, so a higher level only relabels: every TF significant at {glue:text}`fdr` stays
+# significant, and more may join. For the HepG2 model, {glue:text}`ex_significant_fdr05_HepG2`
+# of {glue:text}`n_tested_HepG2` tested TFs pass at 0.05, against
+# {glue:text}`n_significant_HepG2` at {glue:text}`fdr`. The rankings by signed D do not change;
+# the top-5 counts, which take significant TFs only, can.
+# ::::
+
+# %% tags=["hide-input"]
+for name, value in stages.chapter_timing(ctx).items():  # the header's **Time:** line
+    glue(name, value, display=False)

@@ -14,6 +14,24 @@
 # %% [markdown]
 # # 8. Reproduction ledger
 #
+# :::{admonition} Learning objectives
+# :class: objectives
+#
+# After this chapter you can:
+#
+# * find each result the paper reports next to this run's value, with the rule that decides its
+#   status;
+# * tell apart "reproduced", "differs", "not applicable at this scale" and "not run";
+# * list the choices and deviations of this reproduction, with their reasons.
+# :::
+#
+# **Needs:** the metrics chapters 1–7 saved in the run directory (the claims of a chapter that
+# has not run show as "not run"). **Writes:** `ledger.csv` in the run directory.
+#
+# **Time:** {glue:text}`chapter_minutes:.1f` min ({glue:text}`chapter_seconds:.0f` s) from the
+# set-up cell to the last cell, in the run that rendered this page (profile
+# {glue:text}`chapter_profile`). It trains nothing: it reads what the other chapters saved.
+#
 # Every result the paper reports, next to this run's value, with a status decided by a stated
 # rule; then every place where this reproduction had to choose something the paper leaves
 # open, or deviates from it, with the reason. Nothing here is typed by hand: the paper's values
@@ -33,7 +51,7 @@ run_dir = None
 # %% tags=["hide-input"]
 from myst_nb import glue
 
-from chromtransfer_lib.book import calibration_record, ledger, stages
+from chromtransfer_lib.book import calibration_record, exercises, ledger, stages
 from chromtransfer_lib.book.runner import find_repo_root
 
 ctx = stages.start_chapter(profile, run_dir)
@@ -79,3 +97,58 @@ ledger.choices_view(table)
 # %% [markdown]
 # **Re-run this chapter:** `chromtransfer book --profile quick --chapter 08` (it only reads the
 # other chapters' saved metrics).
+
+# %% tags=["hide-input"]
+for name, value in exercises.ledger_answers(ctx).items():  # numbers the solutions quote
+    glue(name, value, display=False)
+
+# %% [markdown]
+# ## Exercises
+#
+# ::::{exercise} A run that saved nothing
+# :label: ex-08-empty
+#
+# Judge the claims on no metrics at all: `ledger.build_ledger({}, ctx.profile)`. What
+# status does each claim get?
+# ::::
+#
+# ::::{solution} ex-08-empty
+# :class: dropdown
+#
+# "not run": each claim's rule reads its chapter's saved metrics, and there are none, so
+# {glue:text}`ex_empty_not_run` of the {glue:text}`ex_empty_claims` claims are not run. The
+# choices and deviations, which depend on no metric, are listed as before.
+# ::::
+#
+# ::::{exercise} Judged as another profile
+# :label: ex-08-profile
+#
+# This chapter judges the metrics saved in the run directory at this run's profile. Judge
+# the same metrics as if the `paper` profile had produced them:
+#
+# ```python
+# from chromtransfer_lib.book import results
+# from chromtransfer_lib.config import load_profile
+#
+# ledger.build_ledger(results.load_metrics(ctx.run_dir), load_profile("paper"))
+# ```
+#
+# What changes?
+# ::::
+#
+# ::::{solution} ex-08-profile
+# :class: dropdown
+#
+# The numbers and the rules are the same; the profile enters in two places only. The
+# `smoke` profile makes no claims, so a smoke run's ledger marks every claim that ran "not
+# applicable at this scale", and judged as `paper` they get the status their rule gives; and the
+# "Deviation of this profile" rows list the `paper` profile's deviations. Judged so, the claims
+# are: reproduced {glue:text}`ex_paper_reproduced`, differs {glue:text}`ex_paper_differs`, not
+# applicable {glue:text}`ex_paper_not_applicable`, not run {glue:text}`ex_paper_not_run`; in
+# this run's own ledger above: {glue:text}`n_reproduced`, {glue:text}`n_differs`,
+# {glue:text}`n_not_applicable` and {glue:text}`n_not_run`.
+# ::::
+
+# %% tags=["hide-input"]
+for name, value in stages.chapter_timing(ctx).items():  # the header's **Time:** line
+    glue(name, value, display=False)

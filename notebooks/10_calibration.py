@@ -14,6 +14,27 @@
 # %% [markdown]
 # # Appendix: how the default world was calibrated
 #
+# :::{admonition} Learning objectives
+# :class: objectives
+#
+# After this chapter you can:
+#
+# * explain how the default profile was chosen against five criteria fixed in advance, decided by
+#   the same rules as the reproduction ledger;
+# * read the calibration record: the settings, the seeds and the criteria each run met;
+# * say what early stopping watches, and how that changes the comparison of ChromTransfer with the
+#   baseline;
+# * derive a profile with one key changed, and see what it would train again.
+# :::
+#
+# **Needs:** nothing from this run: it reads the calibration record in `experiments/`
+# (`calibration_grid.yaml`, `calibration/*.csv`). **Writes:** nothing.
+#
+# **Time:** {glue:text}`chapter_minutes:.1f` min ({glue:text}`chapter_seconds:.0f` s) from the
+# set-up cell to the last cell, in the run that rendered this page (profile
+# {glue:text}`chapter_profile`). It trains nothing: each recorded row is a full book run, made by
+# `chromtransfer calibrate`.
+#
 # A simulated world does not show the paper's results by itself. With sites sampled as-is
 # from JASPAR and few optimiser steps nothing is learned; with too strong sites every model
 # is perfect and transfer learning has nothing to add. The `quick` profile — the simulation's
@@ -29,7 +50,7 @@ run_dir = None
 # %% tags=["hide-input"]
 from myst_nb import glue
 
-from chromtransfer_lib.book import calibration_record, claims, stages
+from chromtransfer_lib.book import calibration_record, claims, exercises, stages
 from chromtransfer_lib.book.runner import find_repo_root
 
 ctx = stages.start_chapter(profile, run_dir)
@@ -387,3 +408,51 @@ calibration_record.world_table(record.world)
 # **Re-run this chapter:** `chromtransfer book --profile quick --chapter 10`; the calibration
 # runs themselves: `chromtransfer calibrate --grid experiments/calibration_grid.yaml`
 # (each setting × seed is a full book run).
+
+# %% tags=["hide-input"]
+for name, value in exercises.calibration_answers(ctx).items():  # numbers the solutions quote
+    glue(name, value, display=False)
+
+# %% [markdown]
+# ## Exercises
+#
+# ::::{exercise} Two settings side by side
+# :label: ex-10-counts
+#
+# Count, for the two settings that differ in what early stopping watches, the finished
+# runs that meet each criterion:
+# `calibration_record.criteria_counts(record.runs, settings=["paper_patience", "auroc_stop"])`.
+# Which meets criterion 4 (`drivers_top5`) more often?
+# ::::
+#
+# ::::{solution} ex-10-counts
+# :class: dropdown
+#
+# The table has one row per setting, with the counts the section on early stopping
+# quotes: criterion 4 holds in {glue:text}`auroc_stop_met_drivers_top5` of
+# {glue:text}`auroc_stop_runs` `auroc_stop` runs and in
+# {glue:text}`paper_patience_met_drivers_top5` of {glue:text}`paper_patience_runs`
+# `paper_patience` runs.
+# ::::
+#
+# ::::{exercise} Stopping on validation AUROC
+# :label: ex-10-monitor
+#
+# `auroc_stop` trains the binary models to their best validation AUROC. Ask what stopping
+# ChromTransfer that way (this profile: {glue:text}`ex_monitor`) would train in this run
+# directory: `stages.pending_jobs(ctx.derive({"finetune.monitor": "val_auroc"}))`.
+# ::::
+#
+# ::::{solution} ex-10-monitor
+# :class: dropdown
+#
+# {glue:text}`ex_pending_auroc` job(s), against {glue:text}`ex_pending_now` for this run's
+# own profile. The monitor belongs to the `finetune` section, which keys the fine-tuned models'
+# folders, so a changed monitor trains every line's ChromTransfer model again, while the
+# baselines keep theirs. A mistyped key fails at once:
+# `ctx.derive({"finetune.monitr": "val_auroc"})` raises an error that names it.
+# ::::
+
+# %% tags=["hide-input"]
+for name, value in stages.chapter_timing(ctx).items():  # the header's **Time:** line
+    glue(name, value, display=False)

@@ -93,7 +93,106 @@ def test_book_config_adds_buttons_only_with_a_repository(tmp_path, monkeypatch) 
     fake.mkdir()
     (fake / "_config.yml").write_text((root / "_config.yml").read_text())
     cfg = yaml.safe_load(book.book_config(fake).read_text())
-    assert cfg["repository"]["url"] == "https://github.com/acme/b"
+    assert cfg["repository"] == {"url": "https://github.com/acme/b", "branch": "main",
+                                 "path_to_book": ""}  # fmt: skip
     assert cfg["html"]["use_repository_button"] and cfg["launch_buttons"]["binderhub_url"]
+    # Colab opens notebooks from GitHub only, where the generated chapters are not: no button
+    assert "colab_url" not in cfg["launch_buttons"]
+    assert cfg["sphinx"]["extra_extensions"] == ["sphinx_exercise"]
     ext = cfg["sphinx"]["local_extensions"]["inline_js_once"]
     assert Path(ext).is_absolute() and ext == str((fake / "book" / "_ext").resolve())
+
+
+def test_cell_timeout_is_set_for_papermill_and_jupyter_book(tmp_path, monkeypatch) -> None:
+    """papermill runs every chapter cell with ``CELL_TIMEOUT_S``; ``_config.yml`` states the same
+    per-cell timeout for Jupyter Book, and both equal the GPU workflow's job limit."""
+    import papermill
+    import yaml
+
+    from chromtransfer_lib.book import runner
+
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    assert config["execute"]["execute_notebooks"] == "off"
+    assert config["execute"]["timeout"] == runner.CELL_TIMEOUT_S
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "book-gpu.yml").read_text())
+    assert workflow["jobs"]["book"]["timeout-minutes"] * 60 == runner.CELL_TIMEOUT_S
+
+    seen = {}
+    monkeypatch.setattr(papermill, "execute_notebook", lambda *a, **kw: seen.update(kw))
+    source = tmp_path / "notebooks" / "01_x.py"
+    source.parent.mkdir()
+    source.write_text('# %% tags=["parameters"]\nprofile = "quick"\nrun_dir = None\n')
+    runner.execute_chapter(
+        source, root=tmp_path, profile="smoke", run_dir=tmp_path / "run", progress=False
+    )
+    assert seen["execution_timeout"] == runner.CELL_TIMEOUT_S
+
+
+def _colab_cell(notebook: Path) -> str:
+    import nbformat
+
+    nb = nbformat.read(notebook, as_version=4)
+    (cell,) = [c for c in nb.cells if "colab-install" in c.metadata.get("tags", [])]
+    return cell.source
+
+
+def _run_cell(source: str, monkeypatch, *, colab: bool) -> list[list[str]]:
+    """Execute the install cell as a kernel would; the commands it would run (none run)."""
+    import subprocess
+    import sys
+    import types
+
+    calls = []
+    monkeypatch.setattr(subprocess, "run", lambda cmd, **kw: calls.append(list(cmd)))
+    if colab:
+        monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    else:
+        monkeypatch.delitem(sys.modules, "google.colab", raising=False)
+    exec(compile(source, "colab-install", "exec"), {})
+    return calls
+
+
+def test_colab_install_cell_is_a_no_op_outside_colab(tmp_path, monkeypatch) -> None:
+    """The first chapter's install cell, as ``chromtransfer book`` writes it with a known
+    repository: nothing outside Colab; in Colab, the README's ``pip install git+<repository>``;
+    without a repository, in Colab, an error that says what to install."""
+    from chromtransfer_lib.book import runner
+
+    url = "https://github.com/acme/chromtransfer-book"
+    source = ROOT / "notebooks" / "01_data.py"
+    runner.convert_chapter(source, tmp_path / "with.ipynb", repository=url)
+    runner.convert_chapter(source, tmp_path / "without.ipynb")
+    cell = _colab_cell(tmp_path / "with.ipynb")
+    assert f"REPOSITORY = {url!r}" in cell
+    assert _run_cell(cell, monkeypatch, colab=False) == []
+    assert _run_cell(cell, monkeypatch, colab=True) == [runner.colab_install_command(url)]
+    readme = (ROOT / "README.md").read_text()
+    assert f"pip install {runner.colab_install_command(url)[-1]}" in readme
+    bare = _colab_cell(tmp_path / "without.ipynb")
+    assert runner.COLAB_REPOSITORY_LINE in bare
+    assert _run_cell(bare, monkeypatch, colab=False) == []
+    with pytest.raises(RuntimeError, match="pip install git"):
+        _run_cell(bare, monkeypatch, colab=True)
+
+
+def test_binder_postbuild_writes_the_chapters_the_launch_button_opens(tmp_path, copy_book) -> None:
+    """``postBuild`` (run by Binder) converts every chapter to ``book/chapters/NN_name.ipynb``,
+    the path the theme's Binder button opens for the page ``book/chapters/NN_name.html``."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    import nbformat
+
+    root = copy_book(tmp_path / "book_root")
+    shutil.copy(ROOT / "postBuild", root / "postBuild")
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    env.pop("CHROMTRANSFER_REPO_URL", None)
+    subprocess.run(["bash", "postBuild"], cwd=root, env=env, check=True)
+    written = sorted((root / "book" / "chapters").glob("*.ipynb"))
+    assert [p.stem for p in written] == [p.stem for p in list_chapters(root)]
+    for path in written:
+        nb = nbformat.read(path, as_version=4)
+        assert nb.metadata["kernelspec"]["name"] == "python3"
+        assert not any(c.get("outputs") for c in nb.cells if c.cell_type == "code")

@@ -139,3 +139,98 @@ def test_not_a_browser_is_a_browser_error(tmp_path: Path) -> None:
     fake.chmod(0o755)
     with pytest.raises(BrowserError, match="not-chromium"):
         check_site(site, chromium=fake, timeout=20)
+
+
+_TOGGLE = (
+    "<style>.toggle-hidden > :not(.admonition-title) {display: none}</style>"
+    "<script>document.querySelectorAll('button.toggle-button').forEach((b) => b.addEventListener("
+    "'click', () => b.closest('.solution').classList.toggle('toggle-hidden')));</script>"
+)
+
+
+def _exercise(label: str) -> str:
+    return (
+        f'<div class="exercise admonition" id="{label}"><p class="admonition-title">Exercise</p>'
+        "<section><p>Change one parameter.</p></section></div>"
+    )
+
+
+def _solution(label: str, *, hidden: bool = True, button: bool = True) -> str:
+    """A solution as sphinx-exercise + sphinx-togglebutton render it (``:class: dropdown``)."""
+    state = " toggle toggle-hidden" if hidden else ""
+    toggle = '<button type="button" class="toggle-button">show</button>' if button else ""
+    return (
+        f'<div class="solution dropdown admonition{state}"><p class="admonition-title">'
+        f'Solution to<a class="reference internal" href="#{label}"> Exercise</a>{toggle}</p>'
+        "<section><p>The answer.</p></section></div>"
+    )
+
+
+def _chapter_site(root: Path) -> Path:
+    (root / "book" / "chapters").mkdir(parents=True)
+    (root / "index.html").write_text(_page('<a href="book/chapters/good.html">good</a>'))
+    objectives = (
+        '<div class="objectives admonition"><p class="admonition-title">Learning objectives</p>'
+        "<ul><li>one</li><li>two</li><li>three</li></ul></div>"
+    )
+    launch = (  # the theme's launch menu (Bootstrap moves the links' titles into tooltips)
+        '<div class="dropdown dropdown-launch-buttons"><ul class="dropdown-menu"><li>'
+        '<a href="https://mybinder.invalid/v2/gh/acme/b/main'
+        '?urlpath=lab/tree/book/chapters/{}.ipynb">Binder</a></li></ul></div>'
+    )
+    (root / "book" / "chapters" / "good.html").write_text(
+        _page(
+            objectives + '<p><strong>Time:</strong> <span class="pasted-text">0.4</span> min '
+            '(<span class="pasted-text">25</span> s)</p>'
+            + _exercise("ex-a")
+            + _exercise("ex-b")
+            + _solution("ex-a")
+            + _solution("ex-b")
+            + launch.format("good")
+            + _TOGGLE
+        )
+    )
+    (root / "book" / "chapters" / "bad.html").write_text(
+        _page(
+            "<p><strong>Time:</strong> took {glue:text} minutes</p>"
+            + _exercise("ex-x")
+            + _exercise("ex-y")
+            + _solution("ex-x", hidden=False)
+            + _solution("ex-x", button=False)
+            + launch.format("other")
+            + _TOGGLE
+        )
+    )
+    return root
+
+
+def test_chapter_checks_find_what_a_learner_would_miss(tmp_path: Path, chromium: Path) -> None:
+    """On a planted chapter page with everything, no teaching finding (and its solutions open on
+    a click); on one lacking each piece, exactly one finding per missing piece."""
+    site = _chapter_site(tmp_path / "site")
+    pages = ["book/chapters/bad.html", "book/chapters/good.html"]
+    report = check_site(site, chromium=chromium, chapter_pages=pages, launch_buttons=True)
+    by_page = {p.page: p for p in report.pages}
+    assert by_page["book/chapters/good.html"].problems == (), report.summary()
+    assert by_page["index.html"].problems == ()
+    found = {f.detail for f in by_page["book/chapters/bad.html"].problems}
+    assert {f.kind for f in by_page["book/chapters/bad.html"].problems} == {"teaching"}
+    assert found == {
+        "no learning objectives (.admonition.objectives)",
+        "the 'Time:' paragraph shows no measured number: []",
+        "a glue role is printed raw ('{glue' in the text)",
+        "exercise(s) without a solution: ex-y",
+        "solution 1 is visible before it is clicked",
+        "solution 2 has no toggle button: it can never be opened",
+        "no launch button opening book/chapters/bad.ipynb (found "
+        "['https://mybinder.invalid/v2/gh/acme/b/main?urlpath=lab/tree/book/chapters/other.ipynb'])",
+    }, report.summary()
+    # without a repository the book must show no launch button at all
+    good = ["book/chapters/good.html"]
+    again = check_site(
+        site, chromium=chromium, pages=good, chapter_pages=good, launch_buttons=False
+    )
+    assert [f.detail for f in again.problems] == [
+        "launch buttons without a repository: "
+        "['https://mybinder.invalid/v2/gh/acme/b/main?urlpath=lab/tree/book/chapters/good.ipynb']"
+    ]

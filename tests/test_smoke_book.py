@@ -19,6 +19,7 @@ from test_chapter_prose import missing_glue
 
 from chromtransfer_lib.book import stages
 from chromtransfer_lib.book.browsercheck import check_site, list_pages
+from chromtransfer_lib.book.runner import repository_url
 
 
 @pytest.mark.notebook
@@ -54,7 +55,13 @@ def test_smoke_book_in_browser(chromium: Path, request: pytest.FixtureRequest) -
         "index.html": ARTIFACTS / "intro.png",
         f"book/chapters/{chapters[0]}.html": ARTIFACTS / f"{chapters[0]}.png",
     }
-    report = check_site(book.html_root, chromium=chromium, screenshots=shots, full_page=True)
+    # every chapter: objectives, its measured time, exercises with collapsed solutions, and
+    # launch buttons exactly when the book knows its repository (CHROMTRANSFER_REPO_URL, origin)
+    report = check_site(
+        book.html_root, chromium=chromium, screenshots=shots, full_page=True,
+        chapter_pages=[f"book/chapters/{name}.html" for name in chapters],
+        launch_buttons=repository_url(book.root) is not None,
+    )  # fmt: skip
     summary = report.summary()
     (ARTIFACTS / "report.txt").write_text(summary + "\n")
     print(summary)

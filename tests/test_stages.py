@@ -95,3 +95,68 @@ def test_one_fold_run_keeps_its_identity(two_fold_ctx, tmp_path):
     assert config["random_state"] == ctx.profile.seed
     assert config["extra"] == {"fold": 0, "classes": list(CLASSES)}
     assert config["loss"] == "sparse_categorical_crossentropy"
+
+
+def test_derive_changes_one_key_and_the_keys_of_what_it_shapes(tmp_path) -> None:
+    """``ctx.derive`` applies dotted overrides, validated like a profile file: the sections it
+    changes get new model folders, the others keep theirs; a wrong key or value is an error."""
+    from chromtransfer_lib.book.calibration import OverrideError
+    from chromtransfer_lib.config import ConfigError
+
+    ctx = stages.RunContext.create("smoke", tmp_path / "run")
+    wider = ctx.derive({"finetune.folds": [0, 1, 2]})
+    assert wider.profile.finetune.folds == (0, 1, 2) and wider.run_dir == ctx.run_dir
+    assert wider.profile.scratch == ctx.profile.scratch and wider.started == ctx.started
+    fine = stages.line_model_dir(ctx, "HepG2", "finetune")
+    assert stages.line_model_dir(wider, "HepG2", "finetune") != fine
+    assert stages.line_model_dir(wider, "HepG2", "scratch") == stages.line_model_dir(
+        ctx, "HepG2", "scratch"
+    )
+    same = ctx.derive({}).profile
+    assert dataclasses.replace(same, description=ctx.profile.description) == ctx.profile
+    with pytest.raises(OverrideError, match="monitr"):
+        ctx.derive({"finetune.monitr": "val_auroc"})
+    with pytest.raises(ConfigError, match=r"finetune\.monitor"):
+        ctx.derive({"finetune.monitor": "val_aurocc"})
+    assert not any((tmp_path / "run").iterdir())  # deriving writes nothing
+
+
+def test_chapter_timing_counts_what_the_chapter_made_and_what_it_found(tmp_path) -> None:
+    """Files older than the chapter's start count as found, newer ones as made by it."""
+    import os
+    import time
+
+    run = tmp_path / "run"
+    old = [
+        run / "models" / "pretrain-a" / "fold_0" / "model.keras",
+        run / "models" / "bootstrap-b" / "u1" / "model.keras",
+        run / "datasets" / "pretrain-c" / "provenance.json",
+        run / "interpret" / "gxi-d.npz",
+    ]
+    for path in old:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("x")
+        os.utime(path, (time.time() - 3600, time.time() - 3600))
+    os.utime(run / "interpret", (time.time() - 3600, time.time() - 3600))
+    ctx = stages.RunContext.create("smoke", run)
+    for path in (
+        run / "models" / "finetune-e" / "fold_0" / "model.keras",
+        run / "datasets" / "finetune-f" / "provenance.json",
+        run / "interpret" / "scan-g",
+        run / "interpret" / ".gxi-h.tmp-1.npz",  # a temporary file is no artifact
+    ):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.mkdir() if path.name == "scan-g" else path.write_text("x")
+    (run / "models" / "finetune-e" / "fold_0" / "history.csv").write_text("x")
+    timing = stages.chapter_timing(ctx)
+    assert timing["chapter_profile"] == "smoke"
+    assert 0 <= timing["chapter_seconds"] < 60
+    assert timing["chapter_minutes"] == pytest.approx(timing["chapter_seconds"] / 60, abs=0.01)
+    counts = {
+        k: v for k, v in timing.items() if k.endswith(("found", "trained", "built", "computed"))
+    }
+    assert counts == {
+        "chapter_models_trained": 1, "chapter_models_found": 2,
+        "chapter_datasets_built": 1, "chapter_datasets_found": 1,
+        "chapter_caches_computed": 1, "chapter_caches_found": 1,
+    }  # fmt: skip

@@ -107,6 +107,7 @@ def test_a_profile_section_is_a_recipe(data, uninterrupted):
 
     # reverse_complement is an option of the own-data commands, not a profile key
     keys = {k: v for k, v in RECIPE._asdict().items() if k != "reverse_complement"}
+    assert keys["eager"] is False
     tc = TrainConfig(**keys, folds=(0, 1), mixed_precision=None)
     assert T.Recipe.from_config(tc) == RECIPE
     codes, y, tr, va = data
@@ -278,6 +279,22 @@ def test_batchnorm_refresh_in_training_is_recorded_and_resumable(data, tmp_path)
     _run(data, tmp_path / "cut", max_epochs=2, batchnorm_refresh=100, stop=1)
     resumed = _run(data, tmp_path / "cut", max_epochs=2, batchnorm_refresh=100)
     assert _same(resumed.model.get_weights(), fresh.model.get_weights())
+
+
+def test_eager_execution_trains_the_graph_runs_model_and_is_recorded(data, uninterrupted, tmp_path):
+    assert "execution" not in uninterrupted.config  # graph: earlier runs keep their identity
+    eager = _run(data, tmp_path / "eager", eager=True)
+    assert eager.config["execution"] == "eager" and eager.model.run_eagerly
+    assert not uninterrupted.model.run_eagerly
+    # the same arithmetic; graph rewrites (fused kernels) change the last bits, which Adam
+    # turns into steps of up to the learning rate on parameters with gradients near zero, so
+    # the models are compared by what they predict, not weight by weight
+    codes = data[0]
+    np.testing.assert_allclose(
+        predict_proba(eager.model, codes), predict_proba(uninterrupted.model, codes), atol=1e-3
+    )
+    for col in ("loss", "val_loss"):
+        np.testing.assert_allclose(eager.history[col], uninterrupted.history[col], rtol=1e-4)
 
 
 def test_reverse_complement_augmentation_is_recorded_resumable_and_scored_on_both_strands(

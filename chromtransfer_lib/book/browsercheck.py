@@ -12,7 +12,10 @@ What counts as a problem on a page (a :class:`Finding` in :attr:`PageReport.prob
 * ``request`` — a same-origin resource answered with HTTP >= 400, or that failed to load
   (except ``/favicon.ico``, which Chromium asks every origin for unprompted);
 * ``image`` — an ``<img>`` that did not load (``naturalWidth == 0`` or undecodable);
-* ``link`` — an ``<a href>`` to the same origin that answers HTTP >= 400 (fragment ignored).
+* ``link`` — an ``<a href>`` to the same origin that answers HTTP >= 400 (fragment ignored);
+* ``teaching`` — on the pages named as chapters only: what a learner must find there is
+  missing (objectives, the measured time, exercises with hidden solutions, launch buttons;
+  :mod:`.chapter_checks`).
 
 Nothing is fetched from another origin: Chromium resolves no host name but ``127.0.0.1`` and
 sends any other traffic to a closed loopback port. Such attempts never count as problems; they
@@ -24,6 +27,7 @@ The book's tests and CI run this check (``tests/test_browser.py``); see ARCHITEC
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import http.server
 import logging
@@ -50,6 +54,8 @@ from playwright.sync_api import (
 )
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
+from chromtransfer_lib.book.chapter_checks import teaching_problems
 
 __all__ = [
     "BrowserError",
@@ -342,6 +348,8 @@ def check_site(
     full_page: bool = False,
     max_height: int = 12000,
     timeout: float = 30.0,
+    chapter_pages: Sequence[str] = (),
+    launch_buttons: bool | None = None,
 ) -> SiteReport:
     """Serve ``html_root`` on 127.0.0.1 and load every page in headless Chromium.
 
@@ -363,6 +371,12 @@ def check_site(
         viewport.
     timeout
         Seconds to wait for Chromium to start, and for each page and its images to load.
+    chapter_pages
+        Pages (of ``pages``) that are book chapters: each is also checked for what a learner
+        must find there (:func:`.chapter_checks.teaching_problems`), after its screenshot.
+    launch_buttons
+        On chapter pages: ``True`` requires a launch button opening the page's notebook,
+        ``False`` requires none, ``None`` checks neither.
 
     Returns
     -------
@@ -382,6 +396,8 @@ def check_site(
     shots = {page: Path(png) for page, png in (screenshots or {}).items()}
     if unknown := set(shots) - set(pages):
         raise ValueError(f"screenshots asked for pages that are not checked: {sorted(unknown)}")
+    if unknown := set(chapter_pages) - set(pages):
+        raise ValueError(f"chapter pages that are not checked: {sorted(unknown)}")
     link_status: dict[str, int] = {}
     reports, written = [], []
     with serve_directory(html_root) as base, sync_playwright() as pw:
@@ -396,6 +412,14 @@ def check_site(
             if name in shots:
                 png, page = shots[name], watcher.page
                 written.append(_screenshot(page, png, full_page=full_page, max_height=max_height))
+            if name in chapter_pages:
+                found = teaching_problems(
+                    watcher.page, name, launch_buttons=launch_buttons, timeout=timeout
+                )
+                extra = tuple(Finding(name, "teaching", urljoin(base, name), f) for f in found)
+                reports[-1] = dataclasses.replace(
+                    reports[-1], problems=reports[-1].problems + extra
+                )
         version = f"Chromium {browser.version}"
         browser.close()
     return SiteReport(base, version, tuple(reports), tuple(written), len(link_status))

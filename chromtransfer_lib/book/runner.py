@@ -11,6 +11,10 @@ tests run is what users run.
 3. Jupyter Book 1.x renders the repository root (``_config.yml`` + ``_toc.yml``) with execution
    off. Jupyter Book 2.x exits 0 without building (design.md §7), so the run fails unless
    ``_build/html/index.html`` was written by this build.
+
+A cell may run for at most :data:`CELL_TIMEOUT_S` seconds (papermill's ``execution_timeout``;
+``_config.yml`` states the same value as Jupyter Book's ``execute.timeout``, which the build
+never applies because it executes nothing).
 """
 
 from __future__ import annotations
@@ -31,6 +35,17 @@ from chromtransfer_lib.errors import InputError
 log = logging.getLogger(__name__)
 
 CHAPTER_PATTERN = re.compile(r"^\d\d_[a-z0-9_]+\.py$")
+
+#: Longest a chapter cell may run, in seconds (papermill's per-cell ``execution_timeout``, the
+#: same for every profile): 72 h, the ``timeout-minutes`` of the GPU workflow
+#: (``.github/workflows/book-gpu.yml``) that runs the ``paper`` profile, so the cell limit never
+#: ends a run that the workflow would let finish. The slowest cells are the set-up cells that
+#: train: chapter 3's (36 binary runs and 3 multiclass folds at the ``paper`` profile; the paper
+#: reports 142 s per epoch and 236 min per 100-epoch baseline model on its GPU, and early
+#: stopping ends most runs far sooner), chapter 2's pre-training and chapter 5's grid (80 units
+#: on up to 75 % of HepG2). A cell past the limit fails its chapter with papermill's timeout
+#: error; the stages resume, so re-running the chapter continues from the finished models.
+CELL_TIMEOUT_S = 72 * 3600
 
 
 class BookError(InputError, RuntimeError):
@@ -92,8 +107,27 @@ def chapter_command(name: str, profile: str) -> str:
     )
 
 
-def convert_chapter(source: Path, target: Path) -> None:
-    """jupytext percent ``.py`` → ``.ipynb`` with a python3 kernelspec."""
+#: Tag of the chapter cell that installs the library when the notebook runs in Google Colab.
+COLAB_TAG = "colab-install"
+
+#: The line of that cell which :func:`convert_chapter` fills in with the repository's URL.
+COLAB_REPOSITORY_LINE = "REPOSITORY = None"
+
+
+def colab_install_command(repository: str) -> list[str]:
+    """The command the Colab install cell runs for ``repository`` (an ``https://`` URL):
+    ``python -m pip install git+<repository>``, the install the README gives."""
+    return [sys.executable, "-m", "pip", "install", f"git+{repository}"]
+
+
+def convert_chapter(source: Path, target: Path, *, repository: str | None = None) -> None:
+    """jupytext percent ``.py`` → ``.ipynb`` with a python3 kernelspec.
+
+    ``repository`` (:func:`repository_url`) is written into the cell tagged :data:`COLAB_TAG`
+    (its line :data:`COLAB_REPOSITORY_LINE`), so a notebook downloaded from the rendered page
+    installs the library from there when opened in Colab; with ``None`` the line stays, and the
+    cell says in Colab that the repository is unknown.
+    """
     import jupytext
 
     nb = jupytext.read(source)
@@ -103,8 +137,27 @@ def convert_chapter(source: Path, target: Path) -> None:
         "language": "python",
     }
     nb.metadata.setdefault("jupytext", {})["source"] = str(source.name)
+    if repository is not None:
+        for cell in nb.cells:
+            if COLAB_TAG in cell.get("metadata", {}).get("tags", []):
+                cell.source = cell.source.replace(
+                    COLAB_REPOSITORY_LINE, f"REPOSITORY = {repository!r}", 1
+                )
     target.parent.mkdir(parents=True, exist_ok=True)
     jupytext.write(nb, target, fmt="ipynb")
+
+
+def convert_chapters(root: Path | None = None) -> list[Path]:
+    """Write every chapter, converted but not executed, to ``book/chapters/NN_name.ipynb``
+    (where the Binder launch button opens it); the repository's ``postBuild`` calls this on
+    Binder, where no book has run."""
+    root = find_repo_root(root)
+    out = []
+    for source in list_chapters(root):
+        target = root / "book" / "chapters" / f"{source.stem}.ipynb"
+        convert_chapter(source, target, repository=repository_url(root))
+        out.append(target)
+    return out
 
 
 def execute_chapter(
@@ -129,7 +182,7 @@ def execute_chapter(
 
     name = source.stem
     executed = (output_dir or root / "book" / "chapters") / f"{name}.ipynb"
-    convert_chapter(source, executed)
+    convert_chapter(source, executed, repository=repository_url(root))
     t0 = time.perf_counter()
     log.info("executing %s (profile %s)", source.relative_to(root), profile)
     try:
@@ -141,6 +194,7 @@ def execute_chapter(
             cwd=str(root),
             progress_bar=bars_enabled(progress),  # per-cell bar on a terminal only
             request_save_on_cell_execute=True,
+            execution_timeout=CELL_TIMEOUT_S,
         )
     except PapermillExecutionError as err:
         raise BookError(
@@ -190,7 +244,15 @@ def repository_url(root: Path) -> str | None:
 def book_config(root: Path) -> Path:
     """The configuration to build with: ``_config.yml`` itself, or — when the book knows its
     public repository (:func:`repository_url`) — a copy in ``_build`` that adds the repository
-    and issues buttons and Binder/Colab launch buttons for the executed chapters."""
+    and issues buttons and a Binder launch button on the chapter pages.
+
+    The theme points a launch button at the page's source in the repository,
+    ``book/chapters/NN_name.ipynb`` on ``main``. That folder is generated (git-ignored): on
+    Binder the repository's ``postBuild`` writes it (the chapters converted, not executed), but
+    Colab opens notebooks from GitHub only, where it does not exist, so a Colab button would
+    always fail and none is added. In Colab, upload the notebook the page's download button
+    gives: its install cell (:data:`COLAB_TAG`) installs the library.
+    """
     import yaml
 
     base = root / "_config.yml"
@@ -198,7 +260,7 @@ def book_config(root: Path) -> Path:
     if url is None:
         return base
     config = yaml.safe_load(base.read_text())
-    config["repository"] = {"url": url, "branch": "main", "path_to_book": "."}
+    config["repository"] = {"url": url, "branch": "main", "path_to_book": ""}
     config.setdefault("html", {}).update(use_repository_button=True, use_issues_button=True)
     ext = config.get("sphinx", {}).get("local_extensions") or {}
     for name, path in ext.items():  # resolved against the config file's folder: make absolute
@@ -206,7 +268,6 @@ def book_config(root: Path) -> Path:
     config["launch_buttons"] = {
         "notebook_interface": "jupyterlab",
         "binderhub_url": "https://mybinder.org",
-        "colab_url": "https://colab.research.google.com",
     }
     out = root / "_build" / "_config.with-repository.yml"
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -7,7 +7,7 @@ chapter re-run — or a later chapter — reuses what is already there and never
 (ARCHITECTURE.md, "book"). Chapters import this package (``from chromtransfer_lib.book import
 stages``) and call ``stages.ensure_*``; the stages live in
 
-* :mod:`.context` — :class:`RunContext`, :func:`start_chapter`;
+* :mod:`.context` — :class:`RunContext`, :func:`start_chapter`, :func:`chapter_timing`;
 * :mod:`.world` — :func:`ensure_world` (inputs), :func:`ensure_datasets`;
 * :mod:`.training` — pre-training, the line models, the multiclass baseline, fold tables;
 * :mod:`.grid` — the Table 1 bootstrap grid;
@@ -29,7 +29,7 @@ Run-directory layout::
 
 from __future__ import annotations
 
-from chromtransfer_lib.book.stages.context import RunContext, start_chapter
+from chromtransfer_lib.book.stages.context import RunContext, chapter_timing, start_chapter
 from chromtransfer_lib.book.stages.grid import (
     bootstrap_dir,
     bootstrap_grid,
@@ -58,7 +58,8 @@ from chromtransfer_lib.book.stages.world import Datasets, Inputs, ensure_dataset
 
 __all__ = [
     "KIND_LABELS", "MODEL_KINDS", "Datasets", "Inputs", "MulticlassResult", "RunContext",
-    "bootstrap_dir", "bootstrap_grid", "bootstrap_kinds", "ensure_bootstrap", "ensure_datasets",
+    "bootstrap_dir", "bootstrap_grid", "bootstrap_kinds", "chapter_timing", "ensure_bootstrap",
+    "ensure_datasets",
     "ensure_line_model", "ensure_multiclass", "ensure_pretrained", "ensure_world",
     "fold_epochs_table", "line_model_builder", "line_model_dir", "line_test_predictions",
     "multiclass_dir", "multiclass_on_line", "network_kwargs", "pending_jobs", "pretrained_model",
