@@ -177,8 +177,8 @@ class TrainConfig:
     eager: bool
     """Run Keras' train and evaluate steps eagerly, without tracing a graph
     (:class:`.models.train.Recipe`): it saves the tracing (a smoke-size model trained in 22 s
-    instead of 30 s on a loaded 2-core CPU) and costs more per batch, so only profiles whose
-    models train for a handful of batches set it."""
+    instead of 30 s on a loaded 2-core CPU) and costs several times more per batch; no
+    packaged profile sets it (in smoke it made the 20-epoch own-data CLI tests time out)."""
 
 
 @dataclass(frozen=True)

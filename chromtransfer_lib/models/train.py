@@ -91,8 +91,8 @@ class Recipe(NamedTuple):
     ``eager`` runs Keras' train and evaluate steps eagerly instead of tracing them into a graph
     (``TrainConfig.eager``): the same arithmetic without the graph tracing (a smoke-size
     model, 6 batches, trained in 22 s instead of 30 s on a loaded 2-core CPU), at a higher cost
-    per batch, so it pays for models that train for a handful of batches (the smoke profile);
-    graph-level rewrites can change the last bits.
+    per batch, so it pays only for models that train for a handful of batches (no packaged
+    profile sets it); graph-level rewrites can change the last bits.
     """
 
     learning_rate: float
