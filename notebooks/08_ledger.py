@@ -51,14 +51,15 @@ run_dir = None
 # %% tags=["hide-input"]
 from myst_nb import glue
 
-from chromtransfer_lib.book import calibration_record, exercises, ledger, stages
+from chromtransfer_lib.book import calibration_record, claim_support, exercises, ledger, stages
 from chromtransfer_lib.book.runner import find_repo_root
 
 ctx = stages.start_chapter(profile, run_dir)
-table = ledger.ensure_ledger(ctx)
+support = claim_support.load_support(find_repo_root(), ctx.profile)
+table = ledger.ensure_ledger(ctx, support=support)
 record = calibration_record.load_record(find_repo_root())
 glue("profile_name", ctx.profile.name, display=False)
-for name, value in ledger.status_counts(table).items():
+for name, value in {**ledger.status_counts(table), **claim_support.support_counts(support)}.items():
     glue(name, value, display=False)
 
 # %% [markdown]
@@ -75,6 +76,23 @@ ledger.status_figure(table)
 # {glue:text}`n_claims` reported results are reproduced and {glue:text}`n_differs` differ;
 # {glue:text}`n_not_applicable` are not applicable at this scale and {glue:text}`n_not_run`
 # have not run.
+
+# %% [markdown]
+# ## What this profile's scale supports
+#
+# A claim that holds on one seed of a small world and not on the next is not a result of that
+# scale. The calibration runner judges every claim above, by the same rules, in runs of this
+# profile's configuration on several seeds (`experiments/claims/<profile>/claim_support.csv`); a
+# claim counts as supported when it was reproduced on every recorded seed (at least
+# {glue:text}`n_support_seeds` here), and the ledger marks any other claim "not applicable at
+# this scale", with this run's own verdict in its note. {glue:text}`n_supported` claims are
+# supported at profile {glue:text}`profile_name`. The table is empty when no run of this
+# configuration is recorded (then every claim is judged on this run alone): record one with
+# `chromtransfer calibrate` on a grid whose `base` is the profile, one empty setting, several
+# seeds and `out_dir: experiments/claims/<profile>`.
+
+# %%
+claim_support.support_view(support)
 
 # %% [markdown]
 # ## The calibrated `quick` claims, seed by seed

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from chromtransfer_lib.book import claims
+from chromtransfer_lib.book import claim_support, claims
 from chromtransfer_lib.config import CELL_LINES, ConfigError, Profile, load_profile, profile_path
 from chromtransfer_lib.fileio import atomic_path
 
@@ -217,6 +217,10 @@ def _book_row(
         log.exception("setting %s seed %s failed", name, seed)
     timings_path = run_dir / "book_timings.csv"
     timings = pd.read_csv(timings_path) if timings_path.is_file() else None
+    metrics = load_metrics(run_dir)
+    if status == "ok":  # every ledger claim of the run, for the claims a scale supports
+        verdicts = claim_support.judge_run(metrics, load_profile(prof_path), seed=seed)
+        claim_support.record_run(out_dir / claim_support.RECORD_NAME, verdicts)
     return {
         "setting": name,
         "seed": seed,
@@ -224,7 +228,7 @@ def _book_row(
         "status": status,
         "config_id": configuration_id(load_profile(prof_path)),
         "wall_minutes": (time.perf_counter() - t0) / 60,
-        **summarise_run(load_metrics(run_dir), timings),
+        **summarise_run(metrics, timings),
     }
 
 
@@ -238,7 +242,9 @@ def run_calibration(
 ) -> pd.DataFrame:
     """Run the book for every setting × seed; append rows to ``out_dir/runs.csv``.
 
-    Each row carries ``ok:<claim>`` for every criterion of :func:`.claims.criteria`.
+    Each row carries ``ok:<claim>`` for every criterion of :func:`.claims.criteria`; every
+    ledger claim of each successful run is also judged into ``out_dir/claim_support.csv``
+    (:mod:`.claim_support`).
 
     Parameters
     ----------

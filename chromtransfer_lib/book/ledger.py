@@ -7,8 +7,8 @@ See ARCHITECTURE.md ("one of each"). Each claim gets a status:
 
 * ``reproduced`` — the paper's claim holds in this run (by its rule);
 * ``differs`` — it does not;
-* ``not applicable at this scale`` — the profile cannot test it (e.g. absolute values on a
-  simulated world, or a stage the profile skips);
+* ``not applicable at this scale`` — the profile cannot test it (a stage the profile skips,
+  or a claim that did not hold on every recorded seed of the profile: :mod:`.claim_support`);
 * ``not run`` — the chapter that computes it has not been run.
 
 Choices (places where we had to decide something the paper leaves open, or deviate from it)
@@ -297,13 +297,28 @@ FIXED_CHOICES: tuple[tuple[str, str], ...] = (
 )
 
 
-def build_ledger(metrics: Metrics, profile: Profile) -> pd.DataFrame:
-    """The ledger table (columns :data:`LEDGER_COLUMNS`) for one run."""
+def build_ledger(
+    metrics: Metrics, profile: Profile, *, support: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """The ledger table (columns :data:`LEDGER_COLUMNS`) for one run.
+
+    ``support`` (:func:`.claim_support.support_table` of the profile's configuration): a claim
+    that it does not mark as supported — not reproduced on every recorded seed of this
+    profile — is "not applicable at this scale", with this run's own verdict and the seed
+    count in its note."""
     rows = []
+    supported = {} if support is None else {r.claim: r for r in support.itertuples()}
     for claim in claim_rules.ledger_claims():
         this_run, status, note = judge(claim, metrics)
         if profile.name == "smoke" and status != "not run":
             status, note = "not applicable at this scale", "the smoke profile makes no claims"
+        rec = supported.get(claim.key)
+        if rec is not None and not rec.supported and status in ("reproduced", "differs"):
+            note = (
+                f"not supported at this profile's scale: reproduced on {rec.reproduced} of "
+                f"{rec.seeds} recorded seeds; this run: {status}; {note}"
+            )
+            status = "not applicable at this scale"
         rows.append((claim.result, _paper_value(claim), this_run, status, note))
     rows += [(f"Choice: {what}", "", "", "choice", why) for what, why in FIXED_CHOICES]
     rows += [("Deviation of this profile", "", "", "choice", d) for d in profile.deviations]
@@ -319,12 +334,13 @@ def write_ledger(table: pd.DataFrame, run_dir: Path) -> Path:
     return path
 
 
-def ensure_ledger(ctx: Any) -> pd.DataFrame:
+def ensure_ledger(ctx: Any, *, support: pd.DataFrame | None = None) -> pd.DataFrame:
     """Chapter 8's ledger: built from the metrics saved in ``ctx.run_dir`` (a
-    :class:`~chromtransfer_lib.book.stages.RunContext`) and written there as ``ledger.csv``."""
+    :class:`~chromtransfer_lib.book.stages.RunContext`), with the profile's ``support`` table
+    if any (:func:`build_ledger`), and written there as ``ledger.csv``."""
     from chromtransfer_lib.book.results import load_metrics
 
-    table = build_ledger(load_metrics(ctx.run_dir), ctx.profile)
+    table = build_ledger(load_metrics(ctx.run_dir), ctx.profile, support=support)
     write_ledger(table, ctx.run_dir)
     return table
 
