@@ -283,11 +283,13 @@ def build_parser() -> argparse.ArgumentParser:
     from chromtransfer_lib.cli.runs import add_pack_run
     from chromtransfer_lib.cli.simulate import add_simulate
     from chromtransfer_lib.cli.stage import add_stage
+    from chromtransfer_lib.cli.variants import add_variants
 
     add_own_data_commands(sub)
     add_stage(sub)
     add_pack_run(sub)
     add_simulate(sub)
+    add_variants(sub)
     return parser
 
 
