@@ -283,6 +283,7 @@ def build_parser() -> argparse.ArgumentParser:
     from chromtransfer_lib.cli.runs import add_pack_run
     from chromtransfer_lib.cli.simulate import add_simulate
     from chromtransfer_lib.cli.stage import add_stage
+    from chromtransfer_lib.cli.tracks import add_tracks
     from chromtransfer_lib.cli.variants import add_variants
 
     add_own_data_commands(sub)
@@ -290,6 +291,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_pack_run(sub)
     add_simulate(sub)
     add_variants(sub)
+    add_tracks(sub)
     return parser
 
 
