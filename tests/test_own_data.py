@@ -137,7 +137,32 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
         d / "my_regions.bed", sep="\t", header=False, index=False
     )
     _pretrain_on_motif(d / "pretrained.keras")
+    _write_variants(d / "my_variants.vcf", d / "my_genome.fa", peaks)
     return d
+
+
+#: Offsets in :data:`MOTIF` of the README's motif-breaking SNVs: the cores of its AP-1
+#: (TGA(C)TCA), GATA (GA(T)AA) and HNF4 (GGTCA(A)AGG) sites.
+BREAKING = (3, 9, 20)
+
+
+def _write_variants(vcf: Path, fasta: Path, peaks: pd.DataFrame, *, n: int = 8) -> None:
+    """The README's VCF: SNVs in :data:`MOTIF` at the first ``n`` peaks (``BREAKING``
+    offsets, ID ``motif``) and one SNV 300 bp beyond each of those peaks (ID ``flank``), the
+    alternative base the complement of the reference."""
+    genome = pyfaidx.Fasta(str(fasta))
+    comp = {"A": "T", "C": "G", "G": "C", "T": "A"}
+    rows = []
+    for k, r in enumerate(peaks.head(n).itertuples()):
+        at = (r.start + r.end) // 2 - len(MOTIF) // 2
+        pos0 = [(at + BREAKING[k % len(BREAKING)], "motif"), (r.end + 300, "flank")]
+        for p0, kind in pos0:
+            ref = str(genome[r.chrom][p0 : p0 + 1]).upper()
+            rows.append((r.chrom, p0 + 1, f"{kind}{k}", ref, comp.get(ref, "A")))
+    rows.sort(key=lambda x: (x[0], x[1]))
+    with open(vcf, "w") as fh:
+        fh.write("##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n")
+        fh.writelines(f"{c}\t{p}\t{i}\t{ref}\t{alt}\t.\t.\t.\n" for c, p, i, ref, alt in rows)
 
 
 # ------------------------------------------------------------------ library pieces
@@ -366,6 +391,38 @@ def test_readme_example_runs_end_to_end(session):
     enrichment = pd.read_csv(d / "my_motifs" / "enrichment.tsv", sep="\t")
     sites = pd.read_csv(d / "my_motifs" / "sites.tsv", sep="\t")
     assert len(sites) > 100 and set(enrichment["score"]) <= {"grad_x_input"}
+
+
+def test_readme_variants_and_tracks(session):
+    """The README's variant effects and tracks, read back: every VCF row scored in VCF order,
+    the motif-breaking SNVs moving the fine-tuned model more than SNVs 300 bp beyond the peak;
+    the prediction track covering every chromosome of the genome, the attribution track the
+    top regions."""
+    import pyBigWig
+
+    from chromtransfer_lib.predict.variants import read_variant_scores
+
+    d = session
+    effects = read_variant_scores(d / "my_variant_effects.tsv")
+    vcf = [x.split("\t") for x in (d / "my_variants.vcf").read_text().splitlines() if x[0] != "#"]
+    assert effects["id"].tolist() == [x[2] for x in vcf]
+    assert effects["p_value"].between(0, 1, inclusive="right").all()
+    motif = effects["id"].str.startswith("motif")
+    breaking, flank = effects.loc[motif, "delta_logit"], effects.loc[~motif, "delta_logit"]
+    # measured: median |delta logit| 0.21 (motif) vs 0.07 (flank)
+    assert breaking.abs().median() > flank.abs().median(), effects
+    hnf4 = effects["id"].isin([f"motif{k}" for k in range(8) if k % len(BREAKING) == 2])
+    assert effects.loc[hnf4, "sites_destroyed"].str.contains("HNF4A").all(), effects
+    sizes = chrom_sizes(d / "my_genome.fa")
+    with pyBigWig.open(str(d / "my_predictions.bw")) as bw:
+        assert bw.chroms() == sizes  # FASTA order and lengths
+        values = np.concatenate([np.nan_to_num(bw.values(c, 0, n)) for c, n in sizes.items()])
+        assert values.max() <= 1 and (values > 0).mean() > 0.5
+    top = pd.read_csv(d / "my_top_regions.bed", sep="\t", header=None)
+    with pyBigWig.open(str(d / "my_attributions.bw")) as bw:
+        r = top.iloc[0]
+        mid = (int(r[1]) + int(r[2])) // 2  # the recentred window covers mid +- L/2
+        assert np.isfinite(bw.values(r[0], mid - L // 4, mid + L // 4)).all()
 
 
 def _finetune_argv(out: str) -> list[str]:
