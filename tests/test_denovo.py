@@ -185,3 +185,61 @@ def test_driver_recovery_by_name_dimer_and_cluster() -> None:
     assert got.table["pattern"].tolist() == ["p0", "p2", ""]  # GATA1 via Gata2's cluster first
     assert driver_recovery(matches, ["HNF4A"], ranks=2).n_found == 1
     assert driver_recovery(matches, ["REST"], sign=-1).n_found == 1
+
+
+def test_denovo_command_reports_the_planted_motif(tmp_path, jaspar) -> None:
+    """``chromtransfer denovo`` on an attribution folder holding the planted HNF4A
+    contributions: the same patterns and matches as the library, written as a report; a folder
+    without hypothetical contributions is a one-line input error."""
+    from chromtransfer_lib.cli.main import main
+    from chromtransfer_lib.errors import InputError
+    from chromtransfer_lib.predict.attributions import _write_folder, load_attributions
+    from chromtransfer_lib.predict.denovo import denovo_report
+
+    (hnf4a,) = resolve_motifs(["MA0114"], jaspar)
+    codes, hyp, _rows = _planted(300, hnf4a, seed=0)
+    regions = pd.DataFrame({"chrom": "chr1", "start": np.arange(300) * 1000, "probability": 0.9})
+    regions["end"] = regions["start"] + LENGTH
+    gxi = (hyp * one_hot(codes)).sum(axis=-1)
+    arrays = {"codes": codes, "grad_x_input": gxi, "hypothetical": hyp}
+    _write_folder(tmp_path / "attr", regions, arrays, {"target": "logit"})
+    assert load_attributions(tmp_path / "attr").hypothetical.shape == (300, LENGTH, 4)
+    assert main(["denovo", "--attributions", str(tmp_path / "attr"), "--out",
+                 str(tmp_path / "report")]) == 0  # fmt: skip
+    patterns = pd.read_csv(tmp_path / "report" / "patterns.tsv", sep="\t")
+    matches = pd.read_csv(tmp_path / "report" / "matches.tsv", sep="\t")
+    best = matches[(matches["pattern"] == patterns["pattern"][0]) & (matches["rank"] == 1)]
+    clusters = match_clusters(matches, ["HNF4A"], jaspar)
+    assert clusters[best["tf"].iloc[0].upper()] == clusters["HNF4A"]
+    with np.load(tmp_path / "report" / "patterns.npz") as npz:
+        assert npz[f"{patterns['pattern'][0]}.ppm"].shape[1] == 4
+    del arrays["hypothetical"]
+    _write_folder(tmp_path / "plain", regions, arrays, {"target": "logit"})
+    with pytest.raises(InputError, match="attribute --hypothetical"):
+        denovo_report(tmp_path / "plain", tmp_path / "r2")
+
+
+def test_attribute_saves_hypothetical_contributions(tmp_path) -> None:
+    """``attribute_regions(hypothetical=True)``: (n, L, 4) contributions whose observed-base
+    values, summed, are gradient × input minus the channel mean (as the library's)."""
+    import pyfaidx
+
+    from chromtransfer_lib.predict.attributions import attribute_regions
+
+    rng = np.random.default_rng(1)
+    seq = "".join(rng.choice(list("ACGT"), 5000))
+    (tmp_path / "g.fa").write_text(
+        ">chr1\n" + "".join(seq[i : i + 60] + "\n" for i in range(0, 5000, 60))
+    )
+    pyfaidx.Faidx(str(tmp_path / "g.fa"))
+    (tmp_path / "r.bed").write_text("chr1\t500\t700\nchr1\t2000\t2100\n")
+    from chromtransfer_lib.models.network import build_pretrain_model
+
+    model = build_pretrain_model(seq_len=120, stem_filters=4, res1_filters=4, res2_filters=4,
+                                 top_filters=4, head_units=(8, 4), random_state=0)  # fmt: skip
+    model.save(tmp_path / "m.keras")
+    a = attribute_regions(tmp_path / "m.keras", genome=tmp_path / "g.fa",
+                          regions_bed=tmp_path / "r.bed", out_dir=tmp_path / "a",
+                          target="probability", hypothetical=True)  # fmt: skip
+    assert a.hypothetical.shape == (2, 120, 4)
+    np.testing.assert_allclose(a.hypothetical.sum(axis=-1), 0, atol=1e-6)

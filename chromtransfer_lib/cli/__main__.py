@@ -4,4 +4,5 @@ import sys
 
 from chromtransfer_lib.cli.main import main
 
-sys.exit(main())
+if __name__ == "__main__":  # a spawned worker (TF-MoDISco's) imports this module again
+    sys.exit(main())

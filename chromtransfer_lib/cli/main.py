@@ -279,6 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in (_add_book, _add_profile, _add_doctor, _add_fetch, _add_bootstrap, _add_calibrate):
         add(sub)
+    from chromtransfer_lib.cli.denovo import add_denovo
     from chromtransfer_lib.cli.own import add_own_data_commands
     from chromtransfer_lib.cli.runs import add_pack_run
     from chromtransfer_lib.cli.simulate import add_simulate
@@ -292,6 +293,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_simulate(sub)
     add_variants(sub)
     add_tracks(sub)
+    add_denovo(sub)
     return parser
 
 

@@ -128,8 +128,8 @@ def _cmd_attribute(args: argparse.Namespace) -> int:
 
     a = attribute_regions(
         args.model, genome=args.genome, regions_bed=args.regions, out_dir=args.out,
-        target=args.target, ism=args.ism, seq_len=args.seq_len, batch_size=args.batch_size,
-        hash_cache=hash_cache(), progress=not args.quiet,
+        target=args.target, ism=args.ism, hypothetical=args.hypothetical, seq_len=args.seq_len,
+        batch_size=args.batch_size, hash_cache=hash_cache(), progress=not args.quiet,
     )  # fmt: skip
     print(
         f"attributed the {args.target} of {len(a.regions)} regions ({a.codes.shape[1]} bp) "
@@ -166,6 +166,12 @@ def add_attribute(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, type=Path, help="output folder (must not exist)")
     _target_arg(p)
     p.add_argument("--ism", action="store_true", help="also in-silico mutagenesis (slower)")
+    p.add_argument(
+        "--hypothetical",
+        action="store_true",
+        help="also the hypothetical contributions of every base (hypothetical.npy), the input "
+        "of `chromtransfer denovo`",
+    )
     p.add_argument("--batch-size", type=positive, default=256, help="sequences per compiled call")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_cmd_attribute)

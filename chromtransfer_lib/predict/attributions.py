@@ -39,6 +39,7 @@ class Attributions:
     grad_x_input: np.ndarray  #: float32 ``(n, L)``
     ism_delta: np.ndarray | None  #: float32 ``(n, L)`` or None
     provenance: dict[str, Any]
+    hypothetical: np.ndarray | None = None  #: float32 ``(n, L, 4)`` (``hypothetical=True``)
 
 
 _ATTR_FILES = ("regions.tsv", "codes.npy", "grad_x_input.npy", "provenance.json")
@@ -52,6 +53,7 @@ def attribute_regions(
     out_dir: str | Path,
     target: str = "logit",
     ism: bool = False,
+    hypothetical: bool = False,
     seq_len: int | None = None,
     batch_size: int = 256,
     hash_cache: Path | None = None,
@@ -67,6 +69,11 @@ def attribute_regions(
         ``"probability"``. ISM deltas are changes of the same quantity.
     ism, batch_size
         Also in-silico mutagenesis (``3 L`` predictions per region); sequences per call.
+    hypothetical
+        Also the hypothetical contributions (mean-centred gradients of every base,
+        :func:`chromtransfer_lib.interpret.denovo.hypothetical_contributions`), the input of
+        de novo motif discovery (``chromtransfer denovo``); ``hypothetical.npy``, float32
+        ``(n, L, 4)``.
 
     Writes the folder ``out_dir`` (must not exist; written under a temporary name, then
     renamed): ``regions.tsv`` (the regions, their recentred windows, N fraction and predicted
@@ -99,6 +106,12 @@ def attribute_regions(
     if ism:
         arrays["ism_delta"] = in_silico_mutagenesis(attributed, codes, batch_size=batch_size,
                                                     verbose=progress).delta  # fmt: skip
+    if hypothetical:
+        from chromtransfer_lib.interpret.denovo import hypothetical_contributions
+
+        arrays["hypothetical"] = hypothetical_contributions(
+            attributed, codes, batch_size=batch_size, verbose=progress
+        )
     prov = provenance({"model": model, "genome": genome, "regions": regions_bed},
                       hash_cache=hash_cache, seq_len=length, n_regions=len(table),
                       target=target)  # fmt: skip
@@ -138,7 +151,7 @@ def load_attributions(path: str | Path) -> Attributions:
             f"{path} is not an attribution folder (missing {', '.join(missing)}); make one with "
             "`chromtransfer attribute`"
         )
-    ism = path / "ism_delta.npy"
+    ism, hyp = path / "ism_delta.npy", path / "hypothetical.npy"
     return Attributions(
         path,
         pd.read_csv(path / "regions.tsv", sep="\t", keep_default_na=False, na_values=[""]),
@@ -146,4 +159,5 @@ def load_attributions(path: str | Path) -> Attributions:
         np.load(path / "grad_x_input.npy", allow_pickle=False),
         np.load(ism, allow_pickle=False) if ism.is_file() else None,
         json.loads((path / "provenance.json").read_text()),
+        np.load(hyp, allow_pickle=False) if hyp.is_file() else None,
     )
