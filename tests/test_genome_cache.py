@@ -294,3 +294,26 @@ def test_predict_with_reverse_complement_averages_both_strands(genome, tmp_path)
     header = (tmp_path / "both.tsv").read_text().splitlines()
     assert "# strands: both, probabilities averaged" in header
     assert "# strands: forward" in (tmp_path / "fwd.tsv").read_text().splitlines()
+
+
+@pytest.mark.parametrize("length", [120, 125])  # last line full / partial
+def test_fasta_without_a_final_line_end(tmp_path, length):
+    """A FASTA whose last byte is a base (no line end) is decoded like one with it, through
+    the code cache and directly."""
+    import pyfaidx
+
+    from chromtransfer_lib.genome.cache import ensure_genome_codes
+    from chromtransfer_lib.genome.sequence import encode_sequences, read_chromosome
+
+    rng = np.random.default_rng(length)
+    seqs = {c: "".join(rng.choice(list("ACGTN"), length)) for c in ("chrA", "chrB")}
+    text = "".join(f">{c}\n" + "\n".join(s[i : i + 60] for i in range(0, length, 60)) + "\n"
+                   for c, s in seqs.items())  # fmt: skip
+    fasta = tmp_path / "g.fa"
+    fasta.write_text(text.rstrip("\n"))
+    pyfaidx.Faidx(str(fasta))
+    codes = ensure_genome_codes(fasta, cache_dir=tmp_path / "cache")
+    for c, s in seqs.items():
+        expected = encode_sequences([s])[0]
+        np.testing.assert_array_equal(codes.chromosome(c), expected)
+        np.testing.assert_array_equal(read_chromosome(fasta, c), expected)

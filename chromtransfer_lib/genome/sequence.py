@@ -17,6 +17,7 @@ Store codes (1 byte per base), never one-hot for a whole set; one-hot on the fly
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -225,9 +226,12 @@ def _read_codes(fa: pyfaidx.Faidx, chrom: str) -> np.ndarray:
     out = np.empty(rec.rlen, dtype=np.uint8)
     if rec.rlen == 0:
         return out
-    raw = np.memmap(
-        fa.filename, dtype=np.uint8, mode="r", offset=rec.offset, shape=(rec.bend - rec.offset,)
-    )
+    need = rec.bend - rec.offset
+    avail = os.path.getsize(fa.filename) - rec.offset
+    raw = np.memmap(fa.filename, dtype=np.uint8, mode="r", offset=rec.offset,
+                    shape=(min(need, avail),))  # fmt: skip
+    if raw.size < need:  # the file ends without a line end after its last bases
+        raw = np.concatenate([raw, np.full(need - raw.size, ord("\n"), dtype=np.uint8)])
     n_full = rec.rlen // rec.lenc
     body = raw[: n_full * rec.lenb].reshape(n_full, rec.lenb)[:, : rec.lenc]
     lines = out[: n_full * rec.lenc].reshape(n_full, rec.lenc)
