@@ -208,8 +208,11 @@ def main(argv: list[str] | None = None) -> int:
         tf.config.threading.set_inter_op_parallelism_threads(args.threads)
     ctx = context(args.setting, args.world_seed)
     t0 = time.perf_counter()
-    need = args.action == "prepare" or any(a.startswith("chromtransfer") for a in args.arms)
-    datasets, pre_cv = prepare(ctx, pretrain=need if args.action == "train" else True)
+    # pre-training: for prepare, and to train a ChromTransfer arm; report reads saved predictions
+    need = args.action == "prepare" or (
+        args.action == "train" and any(a.startswith("chromtransfer") for a in args.arms)
+    )
+    datasets, pre_cv = prepare(ctx, pretrain=need)
     print(f"world, datasets and pre-training ready in {time.perf_counter() - t0:.0f} s")
     if args.action == "train":
         train_arms(ctx, datasets, pre_cv, line=args.line, arms=args.arms, seeds=args.seeds)
