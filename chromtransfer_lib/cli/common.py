@@ -89,15 +89,24 @@ def ints(text: str) -> tuple[int, ...]:
         ) from err
 
 
-def positive(text: str) -> int:
-    """A positive integer (chunk and batch sizes)."""
+def _integer(text: str, *, minimum: int, what: str) -> int:
     try:
         value = int(text)
     except ValueError as err:
         raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from err
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
     return value
+
+
+def positive(text: str) -> int:
+    """A positive integer (chunk and batch sizes)."""
+    return _integer(text, minimum=1, what="a positive integer")
+
+
+def non_negative(text: str) -> int:
+    """An integer >= 0 (indel lengths, shuffle counts, seeds)."""
+    return _integer(text, minimum=0, what="an integer >= 0")
 
 
 def fraction(text: str) -> float:

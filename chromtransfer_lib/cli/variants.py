@@ -16,21 +16,11 @@ from chromtransfer_lib.cli.common import (
     fraction,
     genome_cache_dir,
     hash_cache,
+    non_negative,
     pick,
     positive,
 )
 from chromtransfer_lib.config import DEFAULT_PROFILE, load_profile
-
-
-def _non_negative(text: str) -> int:
-    """An integer >= 0 (indel lengths, shuffle counts, seeds)."""
-    try:
-        value = int(text)
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from err
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
-    return value
 
 
 def _cmd_variants(args: argparse.Namespace) -> int:
@@ -109,7 +99,7 @@ def add_variants(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--max-indel-length",
-        type=_non_negative,
+        type=non_negative,
         default=20,
         help="longest indel scored, in bp (default 20)",
     )
@@ -126,11 +116,11 @@ def add_variants(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--n-shuffles",
-        type=_non_negative,
+        type=non_negative,
         default=100,
         help="dinucleotide shuffles per allele for p_value (default 100; 0: none)",
     )
-    p.add_argument("--seed", type=_non_negative, default=0, help="seed of the shuffles (0)")
+    p.add_argument("--seed", type=non_negative, default=0, help="seed of the shuffles (0)")
     p.add_argument(
         "--strict",
         action="store_true",
