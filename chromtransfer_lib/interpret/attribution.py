@@ -17,7 +17,11 @@ compiled prediction.
   at every position once (``3 L`` predictions, in batches that span sequences). The ISM delta
   of a position is the signed change ``p(mutant) - p(reference)`` of the alternative with the
   largest absolute change; negative = the base supports a positive prediction. At ``N``
-  positions nothing is mutated and the delta is NaN.
+  positions the delta is NaN. By default (``method="auto"``) models built from convolutions,
+  BatchNorm, additions and concatenations up to a global average pool, as the ChromTransfer
+  networks and their logits are, are mutated by :mod:`chromtransfer_lib.interpret.fast_ism`:
+  each layer recomputes only the window a mutation reaches (~5-9x faster on CPUs), and the
+  reference outputs come from the same computation; other models go through whole.
 * **Target**: both attribute whatever the model outputs; :func:`target_model` gives the model
   of the output neuron's pre-activation (the logit, the default of the book and the CLI) or
   the probability model itself (:data:`TARGETS`).
@@ -80,6 +84,11 @@ def _pad(block: np.ndarray, size: int) -> np.ndarray:
     return np.concatenate([block, filler], axis=0)
 
 
+def _check_output_index(model, output_index: int) -> None:
+    if int(model.outputs[0].shape[-1]) == 1 and output_index != 0:
+        raise ValueError(f"output_index {output_index} of a model with one output")
+
+
 def _reference_output(model, codes: np.ndarray, *, batch_size: int, output_index: int):
     """Column ``output_index`` of the model's output on ``codes``, through the one compiled
     predict (:func:`chromtransfer_lib.data.pipeline.predict_proba`).
@@ -89,8 +98,7 @@ def _reference_output(model, codes: np.ndarray, *, batch_size: int, output_index
     """
     from chromtransfer_lib.data.pipeline import predict_proba
 
-    if int(model.outputs[0].shape[-1]) == 1 and output_index != 0:
-        raise ValueError(f"output_index {output_index} of a model with one output")
+    _check_output_index(model, output_index)
     n = codes.shape[0]
     last = n - n % batch_size
     padded = np.concatenate([codes[:last], _pad(codes[last:], batch_size)]) if last < n else codes
@@ -201,6 +209,7 @@ def in_silico_mutagenesis(
     batch_size: int = 256,
     output_index: int = 0,
     return_full: bool = False,
+    method: str = "auto",
     verbose: bool = False,
 ) -> IsmResult:
     """Saturation mutagenesis: every position mutated to each of its three alternative bases.
@@ -219,6 +228,12 @@ def in_silico_mutagenesis(
         Output column whose probability change is reported.
     return_full
         Also return the ``(n, L, 4)`` change for every base.
+    method
+        ``"fast"``: each layer recomputes only the window a mutation reaches
+        (:mod:`chromtransfer_lib.interpret.fast_ism`; the ChromTransfer networks and their
+        :func:`logit_model`); ``"full"``: every mutant through the whole model; ``"auto"``
+        (default): fast when :func:`~chromtransfer_lib.interpret.fast_ism.plan_fast_ism`
+        supports the model, else full. Both give the same result up to float rounding.
     verbose
         Show a progress bar.
 
@@ -226,12 +241,54 @@ def in_silico_mutagenesis(
     -------
     IsmResult
         Reference probabilities, signed largest-magnitude deltas, optionally all deltas.
+
+    Raises
+    ------
+    UnsupportedModelError
+        With ``method="fast"``, naming the first layer the fast ISM does not implement.
     """
+    from chromtransfer_lib.interpret.fast_ism import (
+        UnsupportedModelError,
+        fast_ism_outputs,
+        plan_fast_ism,
+    )
+
+    if method not in ("auto", "fast", "full"):
+        raise ValueError(f"method must be 'auto', 'fast' or 'full', got {method!r}")
+    codes = _check_codes(codes)
+    plan = None
+    if method != "full":
+        try:
+            plan = plan_fast_ism(model)
+        except UnsupportedModelError as err:
+            if method == "fast":
+                raise
+            logger.info("ISM recomputes whole mutants: %s", err)
+    if plan is None:
+        ref_prob = _reference_output(model, codes, batch_size=batch_size, output_index=output_index)
+        probs = _full_ism_outputs(
+            model, codes, batch_size=batch_size, output_index=output_index, verbose=verbose
+        )
+    else:
+        _check_output_index(model, output_index)
+        ref_prob, probs = fast_ism_outputs(
+            model,
+            codes,
+            plan=plan,
+            batch_size=batch_size,
+            output_index=output_index,
+            verbose=verbose,
+        )
+    return _ism_result(codes, ref_prob, probs, return_full=return_full)
+
+
+def _full_ism_outputs(
+    model, codes: np.ndarray, *, batch_size: int, output_index: int, verbose: bool
+):
+    """float32 ``(n, L, 3)``: output of each mutant, each through the whole model."""
     import tensorflow as tf
 
-    codes = _check_codes(codes)
     n, length = codes.shape
-    ref_prob = _reference_output(model, codes, batch_size=batch_size, output_index=output_index)
     codes_t = tf.constant(codes)
 
     @tf.function(reduce_retracing=True)
@@ -253,7 +310,14 @@ def in_silico_mutagenesis(
         flat[flat >= total] = 0  # padding of the last batch, cut below
         got = mutants(tf.constant(flat)).numpy()
         probs[a : min(a + batch_size, total)] = got[: min(batch_size, total - a)]
-    change = probs.reshape(n, length, 3) - ref_prob[:, None, None]
+    return probs.reshape(n, length, 3)
+
+
+def _ism_result(codes: np.ndarray, ref_prob: np.ndarray, probs: np.ndarray, *, return_full: bool):
+    """:class:`IsmResult` from the mutants' outputs ``(n, L, 3)`` (alternative
+    ``(code % 4 + shift) % 4`` at ``[..., shift - 1]``)."""
+    n, length = codes.shape
+    change = probs - ref_prob[:, None, None]
     best = np.take_along_axis(change, np.abs(change).argmax(axis=2)[:, :, None], axis=2)[..., 0]
     is_n = codes == N_CODE
     delta = np.where(is_n, np.nan, best).astype(np.float32)
