@@ -17,6 +17,7 @@ from chromtransfer_lib.interpret.attribution import (  # noqa: E402
 )
 from chromtransfer_lib.interpret.fast_ism import (  # noqa: E402
     UnsupportedModelError,
+    fast_ism_outputs,
     plan_fast_ism,
 )
 from chromtransfer_lib.models.network import build_chromtransfer_model, build_network  # noqa: E402
@@ -128,11 +129,14 @@ def test_fast_ism_valid_padding_dilation_and_merges() -> None:
     fast = in_silico_mutagenesis(model, codes, method="fast", return_full=True, batch_size=32)
     full = in_silico_mutagenesis(model, codes, method="full", return_full=True, batch_size=32)
     _assert_same(fast, full, atol=ATOL["float64"])
+    with pytest.raises(ValueError, match="length 39"):
+        fast_ism_outputs(model, codes[:, 1:])
 
 
 def test_fast_ism_does_not_depend_on_batch_size() -> None:
     length = 60
     codes = _codes(3, length, 9)
+    codes[2] = 4  # a sequence of Ns only
     with _floatx("float64"):
         net = build_network(seq_len=length, head_units=(8, 4), random_state=1, **TINY)
     model = _spread(net, codes)
@@ -141,6 +145,7 @@ def test_fast_ism_does_not_depend_on_batch_size() -> None:
         for b in (50, 1000)  # several batches per sequence, spanning sequences; one batch
     ]
     _assert_same(results[0], results[1], atol=ATOL["float64"])
+    assert np.isnan(results[0].delta[2]).all() and np.isfinite(results[0].ref_prob).all()
 
 
 def test_unsupported_layer_raises_and_auto_falls_back() -> None:

@@ -168,6 +168,8 @@ def plan_fast_ism(model) -> FastIsmPlan:
     layers = keras.layers
     if len(model.inputs) != 1 or len(model.outputs) != 1:
         raise UnsupportedModelError(f"model {model.name!r}: the fast ISM needs 1 input, 1 output")
+    if model.inputs[0].shape[1] is None:
+        raise UnsupportedModelError(f"model {model.name!r}: the fast ISM needs a fixed length")
     seq_len = int(model.inputs[0].shape[1])
     windows, pooled, steps, needs = {}, set(), [], {}
     full_cost = window_cost = 0
@@ -470,6 +472,8 @@ def fast_ism_outputs(
 
     plan = plan_fast_ism(model) if plan is None else plan
     n, length = codes.shape
+    if length != plan.seq_len:
+        raise ValueError(f"codes have length {length} but the model takes {plan.seq_len} bp")
     channels = {id(t): int(t.shape[-1]) for s in plan.steps for t in s.node.outputs}
     per_seq = plan.padded_length * 8 * sum(channels[t] for t in plan.stored)
     # sequences whose references are kept at once: ~16 batches of mutants, in CHUNK_BYTES
