@@ -24,6 +24,7 @@ import yaml
 from paper_miniature import https_mirror
 
 from chromtransfer_lib.book import run_archive as ra
+from chromtransfer_lib.book import run_fetch as rf
 from chromtransfer_lib.book.stages.world import world_folder
 from chromtransfer_lib.cli.main import main
 from chromtransfer_lib.config import load_profile
@@ -256,7 +257,7 @@ def test_fetch_runs_from_a_local_https_mirror(tmp_path, monkeypatch, capsys) -> 
         url = f"{srv.url}/runs/run-smoke.tar.gz"
         monkeypatch.setenv(mf.MANIFEST_ENV, str(_runs_manifest(tmp_path / "mf", packed, url)))
         one = tmp_path / "learner1"
-        got = ra.fetch_run("smoke", run_dir=one, cache_dir=tmp_path / "c1", progress=False)
+        got = rf.fetch_run("smoke", run_dir=one, cache_dir=tmp_path / "c1", progress=False)
         assert got.run_dir == one and got.profile_matches
         assert srv.requests == ["/runs/run-smoke.tar.gz"]
         assert (tmp_path / "c1" / "runs" / "run-smoke.tar.gz").read_bytes() == (

@@ -135,7 +135,8 @@ def test_a_fetched_smoke_run_opens_a_late_chapter_without_training(smoke_book, t
     mtime, none is added)."""
     import nbformat
 
-    from chromtransfer_lib.book.run_archive import fetch_run, pack_run
+    from chromtransfer_lib.book.run_archive import pack_run
+    from chromtransfer_lib.book.run_fetch import fetch_run
     from chromtransfer_lib.book.runner import run_book
 
     run_dir = smoke_book.result.run_dir

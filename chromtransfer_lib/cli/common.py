@@ -9,7 +9,7 @@ import argparse
 from pathlib import Path
 from typing import TypeVar
 
-from chromtransfer_lib.config import DEFAULT_PROFILE, PROFILE_NAMES
+from chromtransfer_lib.config import ATTRIBUTION_TARGETS, DEFAULT_PROFILE, PROFILE_NAMES
 from chromtransfer_lib.errors import InputError
 
 T = TypeVar("T")
@@ -122,3 +122,38 @@ def fraction(text: str) -> float:
 
 class UsageError(InputError, ValueError):
     """Command-line options that do not go together (exit status 2, like argparse's errors)."""
+
+
+def model_args(
+    p: argparse.ArgumentParser,
+    *,
+    required: bool = True,
+    regions: str | None = "BED of regions (plain or gzip)",
+    regions_required: bool | None = None,
+    model_help: str = "a .keras model (e.g. DIR/model.keras of finetune)",
+) -> None:
+    """``--model``, ``--genome``, ``--regions`` and ``--seq-len``, as every command that runs a
+    saved model on genome windows spells them. ``regions``: its help (``None``: no
+    ``--regions``); ``regions_required``: default ``required``."""
+    p.add_argument("--model", required=required, type=Path, help=model_help)
+    p.add_argument("--genome", required=required, type=Path, help="genome FASTA (plain or bgzip)")
+    if regions is not None:
+        need = required if regions_required is None else regions_required
+        p.add_argument("--regions", required=need, type=Path, help=regions)
+    p.add_argument(
+        "--seq-len",
+        type=int,
+        default=None,
+        help="fail unless the model takes this many bp (a guard for pipelines)",
+    )
+
+
+def target_arg(p: argparse.ArgumentParser) -> None:
+    """``--target``: what attribution differentiates and ISM changes."""
+    p.add_argument(
+        "--target",
+        choices=ATTRIBUTION_TARGETS,
+        default="logit",
+        help="what is differentiated (and what ISM changes): the output neuron's logit "
+        "(default, as in the book) or the probability, whose gradient shrinks as p nears 0 or 1",
+    )

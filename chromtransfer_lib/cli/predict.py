@@ -18,38 +18,12 @@ from chromtransfer_lib.cli.common import (
     fraction,
     genome_cache_dir,
     hash_cache,
+    model_args,
     pick,
     positive,
+    target_arg,
 )
-from chromtransfer_lib.config import ATTRIBUTION_TARGETS, DEFAULT_PROFILE, load_profile
-
-
-def _model_args(p: argparse.ArgumentParser, *, required: bool = True) -> None:
-    p.add_argument(
-        "--model",
-        required=required,
-        type=Path,
-        help="a .keras model (e.g. DIR/model.keras of finetune)",
-    )
-    p.add_argument("--genome", required=required, type=Path, help="genome FASTA (plain or bgzip)")
-    p.add_argument("--regions", required=required, type=Path, help="BED of regions (plain or gzip)")
-    p.add_argument(
-        "--seq-len",
-        type=int,
-        default=None,
-        help="fail unless the model takes this many bp (a guard for pipelines)",
-    )
-
-
-def _target_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--target",
-        choices=ATTRIBUTION_TARGETS,
-        default="logit",
-        help="what is differentiated (and what ISM changes): the output neuron's logit "
-        "(default, as in the book) or the probability, whose gradient shrinks as p nears 0 or 1",
-    )
-
+from chromtransfer_lib.config import DEFAULT_PROFILE, load_profile
 
 # ------------------------------------------------------------------ predict
 
@@ -94,7 +68,7 @@ def add_predict(sub: argparse._SubParsersAction) -> None:
         epilog="example:\n\n  chromtransfer predict --model my_model/model.keras --genome hg38.fa "
         "--regions candidates.bed.gz --out predictions.tsv",
     )
-    _model_args(p)
+    model_args(p)
     p.add_argument("--out", required=True, type=Path, help="output TSV (its folder must exist)")
     p.add_argument(
         "--chunk-size", type=positive, default=50_000, help="regions held in memory (default 50000)"
@@ -162,9 +136,9 @@ def add_attribute(sub: argparse._SubParsersAction) -> None:
         epilog="example:\n\n  chromtransfer attribute --model my_model/model.keras "
         "--genome hg38.fa --regions top_hits.bed --ism --out my_attributions",
     )
-    _model_args(p)
+    model_args(p)
     p.add_argument("--out", required=True, type=Path, help="output folder (must not exist)")
-    _target_arg(p)
+    target_arg(p)
     p.add_argument("--ism", action="store_true", help="also in-silico mutagenesis (slower)")
     p.add_argument(
         "--hypothetical",
@@ -244,8 +218,8 @@ def add_motifs(sub: argparse._SubParsersAction) -> None:
         epilog="example:\n\n  chromtransfer motifs --attributions my_attributions --out my_motifs",
     )
     p.add_argument("--attributions", type=Path, default=None, help="folder from attribute")
-    _model_args(p, required=False)
-    _target_arg(p)
+    model_args(p, required=False)
+    target_arg(p)
     p.add_argument("--ism", action="store_true", help="with --model: also compute ISM")
     p.add_argument("--out", required=True, type=Path, help="output folder (must not exist)")
     add_profile_option(p, role="the thresholds and JASPAR release (interpret section)")

@@ -106,7 +106,7 @@ def fetch_runs_hook(args: argparse.Namespace) -> int | None:
         return None
     if len(args.names) > 1 or args.all or args.status:
         raise UsageError("`fetch runs` takes no other names, --all or --status")
-    from chromtransfer_lib.book.run_archive import fetch_run
+    from chromtransfer_lib.book.run_fetch import fetch_run
 
     profile = args.profile
     with _download_chatter_muted(not getattr(args, "verbose", False)):

@@ -18,9 +18,10 @@ from chromtransfer_lib.cli.common import (
     UsageError,
     genome_cache_dir,
     hash_cache,
+    model_args,
     positive,
+    target_arg,
 )
-from chromtransfer_lib.cli.predict import _model_args, _target_arg
 from chromtransfer_lib.fileio import write_text_atomic
 from chromtransfer_lib.predict.tracks import (
     ATTRIBUTION_RULE,
@@ -127,12 +128,11 @@ def add_tracks(sub: argparse._SubParsersAction) -> None:
         default="predictions",
         help="the probability (default) or per-base attributions (needs --regions)",
     )
-    _model_args(p, required=False)  # --model, --genome, --regions, --seq-len as predict has
-    for action in p._actions:
-        if action.dest in ("model", "genome"):
-            action.required = True
-        elif action.dest == "regions":
-            action.help = "BED of regions (plain or gzip); predictions without it tile the genome"
+    model_args(
+        p,
+        regions="BED of regions (plain or gzip); predictions without it tile the genome",
+        regions_required=False,
+    )
     p.add_argument("--out", required=True, type=Path, help="output bigWig (its folder must exist)")
     p.add_argument(
         "--step",
@@ -140,7 +140,7 @@ def add_tracks(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="genome tiles: bp between tile starts, 1..L (default: L // 2, half the window)",
     )
-    _target_arg(p)
+    target_arg(p)
     p.set_defaults(target=None)  # "logit" unless given; an error with --what predictions
     p.add_argument("--ism", action="store_true", help="attributions: also ISM deltas (slower)")
     p.add_argument(

@@ -16,6 +16,7 @@ from chromtransfer_lib.cli.common import (
     fraction,
     genome_cache_dir,
     hash_cache,
+    model_args,
     non_negative,
     pick,
     positive,
@@ -87,16 +88,9 @@ def add_variants(sub: argparse._SubParsersAction) -> None:
         epilog="example:\n\n  chromtransfer variants --model my_model/model.keras --genome "
         "hg38.fa --vcf my_variants.vcf.gz --out variant_effects.tsv",
     )
-    p.add_argument("--model", required=True, type=Path, help="a .keras model (one sigmoid output)")
-    p.add_argument("--genome", required=True, type=Path, help="genome FASTA (plain or bgzip)")
+    model_args(p, regions=None, model_help="a .keras model (one sigmoid output)")
     p.add_argument("--vcf", required=True, type=Path, help="VCF (plain or bgzip)")
     p.add_argument("--out", required=True, type=Path, help="output TSV (its folder must exist)")
-    p.add_argument(
-        "--seq-len",
-        type=int,
-        default=None,
-        help="fail unless the model takes this many bp (a guard for pipelines)",
-    )
     p.add_argument(
         "--max-indel-length",
         type=non_negative,
