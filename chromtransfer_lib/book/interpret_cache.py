@@ -11,7 +11,7 @@ later run would read as complete::
     interpret/regions-<key>/     codes.npy, regions.parquet, selection.tsv
     interpret/gxi-<target>-<model>-<regions>.npz   gradient x input (n, L), probabilities (n,)
     interpret/scan-<regions>-<key>/                hits.parquet, unreachable.tsv
-    interpret/ism-<target>-<model>-<regions>-<rows>.npz
+    interpret/ism-<target>-<method>-<model>-<regions>-<rows>.npz
 
 The chapters call the bundles of :mod:`.interpretation`, which call these (ARCHITECTURE.md,
 book layer).
@@ -236,15 +236,18 @@ def ensure_ism(
     ``target="logit"`` (default) measures the change of the output neuron's pre-activation, on
     the same scale as :func:`ensure_attributions`; ``"probability"`` is the paper's delta.
     """
-    from chromtransfer_lib.interpret.attribution import in_silico_mutagenesis
+    from chromtransfer_lib.interpret.attribution import in_silico_mutagenesis, ism_method
 
     rows = np.asarray(rows, dtype=np.int64)
-    key = f"{target}-{file_key(models.paths[model])}-{regions.key}-{cache_key(rows.tolist())}"
+    net = target_model(models.models[model], target=target)
+    method = ism_method(net)  # windowed or whole-mutant ISM: equal up to rounding, keyed apart
+    key = (
+        f"{target}-{method}-{file_key(models.paths[model])}-{regions.key}-"
+        f"{cache_key(rows.tolist())}"
+    )
     path = _cache_dir(ctx) / f"ism-{key}.npz"
     if not path.is_file():
-        net = models.models[model]
-        net = target_model(net, target=target)
-        res = in_silico_mutagenesis(net, regions.codes[rows], verbose=ctx.progress)
+        res = in_silico_mutagenesis(net, regions.codes[rows], method=method, verbose=ctx.progress)
         with atomic_path(path) as tmp:
             np.savez(tmp, delta=res.delta)
     with np.load(path) as f:

@@ -248,23 +248,10 @@ def in_silico_mutagenesis(
     UnsupportedModelError
         With ``method="fast"``, naming the first layer the fast ISM does not implement.
     """
-    from chromtransfer_lib.interpret.fast_ism import (
-        UnsupportedModelError,
-        fast_ism_outputs,
-        plan_fast_ism,
-    )
+    from chromtransfer_lib.interpret.fast_ism import fast_ism_outputs
 
-    if method not in ("auto", "fast", "full"):
-        raise ValueError(f"method must be 'auto', 'fast' or 'full', got {method!r}")
     codes = _check_codes(codes)
-    plan = None
-    if method != "full":
-        try:
-            plan = plan_fast_ism(model)
-        except UnsupportedModelError as err:
-            if method == "fast":
-                raise
-            logger.info("ISM recomputes whole mutants: %s", err)
+    plan = _fast_plan(model, method)
     if plan is None:
         ref_prob = _reference_output(model, codes, batch_size=batch_size, output_index=output_index)
         probs = _full_ism_outputs(
@@ -281,6 +268,35 @@ def in_silico_mutagenesis(
             verbose=verbose,
         )
     return _ism_result(codes, ref_prob, probs, return_full=return_full)
+
+
+def _fast_plan(model, method: str):
+    """The fast-ISM plan of ``model`` for ``method``, or ``None`` for whole-mutant ISM."""
+    from chromtransfer_lib.interpret.fast_ism import UnsupportedModelError, plan_fast_ism
+
+    if method not in ("auto", "fast", "full"):
+        raise ValueError(f"method must be 'auto', 'fast' or 'full', got {method!r}")
+    if method == "full":
+        return None
+    try:
+        return plan_fast_ism(model)
+    except UnsupportedModelError as err:
+        if method == "fast":
+            raise
+        logger.info("ISM recomputes whole mutants: %s", err)
+        return None
+
+
+def ism_method(model, method: str = "auto") -> str:
+    """What :func:`in_silico_mutagenesis` runs for ``method`` on ``model``: ``"fast"`` or
+    ``"full"`` (``"auto"`` resolved), e.g. for a cache key; the two agree up to float rounding.
+
+    Raises
+    ------
+    UnsupportedModelError
+        With ``method="fast"`` on a model the fast ISM does not implement.
+    """
+    return "full" if _fast_plan(model, method) is None else "fast"
 
 
 def _full_ism_outputs(
