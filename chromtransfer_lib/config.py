@@ -30,7 +30,7 @@ AUTHOR_SPELLING: dict[str, str] = {c: ("HEPG2" if c == "HepG2" else c) for c in 
 #: The label of a pre-training rDHS used as a negative in the authors' label files.
 UNIVERSAL_NEGATIVE = "Negative"
 
-PROFILE_NAMES: tuple[str, ...] = ("smoke", "quick", "paper")
+PROFILE_NAMES: tuple[str, ...] = ("smoke", "workshop", "quick", "paper")
 #: The profile every command (and the book) uses unless told otherwise.
 DEFAULT_PROFILE = "quick"
 #: What early stopping may watch, and whether lower (``min``) or higher (``max``) is better.

@@ -7,6 +7,7 @@ import dataclasses
 from pathlib import Path
 
 import pandas as pd
+import yaml
 
 from chromtransfer_lib.book import calibration, claim_support, ledger
 from chromtransfer_lib.book import claims as claim_rules
@@ -124,3 +125,24 @@ def test_the_calibration_runner_records_every_claim(tmp_path: Path, monkeypatch)
     pre = record[record["claim"] == "pretrain_auroc"]["status"]
     assert (pre == "reproduced").all()
     assert (tmp_path / "runs.csv").is_file()
+
+
+def test_the_workshop_record_matches_the_packaged_workshop_profile() -> None:
+    """The committed record (experiments/claims/workshop) was run at the packaged profile's
+    configuration on at least MIN_SEEDS seeds per claim: a changed profile without a new
+    calibration would leave the workshop book judging its claims on one seed."""
+    root = Path(__file__).resolve().parents[1]
+    prof = load_profile("workshop")
+    support = claim_support.load_support(root, prof)
+    assert support is not None, (
+        "experiments/claims/workshop/claim_support.csv has no rows at the packaged workshop "
+        "profile: run `chromtransfer calibrate --grid experiments/workshop_grid.yaml`"
+    )
+    assert list(support["claim"]) == [c.key for c in claim_rules.ledger_claims()]
+    assert (support["seeds"] >= claim_support.MIN_SEEDS).all()
+    grid = yaml.safe_load((root / "experiments" / "workshop_grid.yaml").read_text())
+    assert grid["base"] == "workshop"
+    assert Path(grid["out_dir"]) == Path("experiments/claims/workshop")
+    assert set(grid["seeds"]) == set(
+        pd.read_csv(claim_support.record_dir(root, "workshop") / "claim_support.csv")["seed"]
+    )
