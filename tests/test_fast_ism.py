@@ -15,9 +15,9 @@ from chromtransfer_lib.interpret.attribution import (  # noqa: E402
     in_silico_mutagenesis,
     target_model,
 )
-from chromtransfer_lib.interpret.fast_ism import (  # noqa: E402
+from chromtransfer_lib.interpret.fast_ism import fast_ism_outputs  # noqa: E402
+from chromtransfer_lib.interpret.fast_ism_plan import (  # noqa: E402
     UnsupportedModelError,
-    fast_ism_outputs,
     plan_fast_ism,
 )
 from chromtransfer_lib.models.network import build_chromtransfer_model, build_network  # noqa: E402

@@ -233,7 +233,7 @@ def in_silico_mutagenesis(
         ``"fast"``: each layer recomputes only the window a mutation reaches
         (:mod:`chromtransfer_lib.interpret.fast_ism`; the ChromTransfer networks and their
         :func:`logit_model`); ``"full"``: every mutant through the whole model; ``"auto"``
-        (default): fast when :func:`~chromtransfer_lib.interpret.fast_ism.plan_fast_ism`
+        (default): fast when :func:`~chromtransfer_lib.interpret.fast_ism_plan.plan_fast_ism`
         supports the model, else full. Both give the same result up to float rounding.
     verbose
         Show a progress bar.
@@ -272,7 +272,7 @@ def in_silico_mutagenesis(
 
 def _fast_plan(model, method: str):
     """The fast-ISM plan of ``model`` for ``method``, or ``None`` for whole-mutant ISM."""
-    from chromtransfer_lib.interpret.fast_ism import UnsupportedModelError, plan_fast_ism
+    from chromtransfer_lib.interpret.fast_ism_plan import UnsupportedModelError, plan_fast_ism
 
     if method not in ("auto", "fast", "full"):
         raise ValueError(f"method must be 'auto', 'fast' or 'full', got {method!r}")
