@@ -147,11 +147,15 @@ def out_of_fold(cv: Any, dataset: Any) -> tuple[np.ndarray, np.ndarray]:
     rows, p
         Row indices ``(m,)`` into ``dataset`` (fold by fold) and their predicted probabilities.
     """
+    from chromtransfer_lib.models.crossval import stored_validation_proba
+
     rows, probs = [], []
     for fold, run in zip(cv.per_fold["fold"], cv.runs, strict=True):
         valid = dataset.partition(int(fold)).valid
         rows.append(valid)
-        probs.append(predict_proba(run.model, dataset.codes, indices=valid))
+        stored = stored_validation_proba(run, valid)  # scored after training: no model load
+        probs.append(predict_proba(run.model, dataset.codes, indices=valid) if stored is None
+                     else stored)  # fmt: skip
     return np.concatenate(rows), np.concatenate(probs)
 
 

@@ -71,10 +71,12 @@ def score_binary(
     val_rows: np.ndarray,
     test_rows: np.ndarray,
     batch_size: int = 512,
-) -> tuple[dict[str, Any], np.ndarray]:
+    return_validation: bool = False,
+) -> tuple:
     """Test metrics of a binary run at 0.5 and at the validation-chosen threshold, and its
-    test probabilities ``(n_test,)``; both strands averaged for a run trained with
-    reverse-complement augmentation."""
+    test probabilities ``(n_test,)`` (and, with ``return_validation``, its validation
+    probabilities); both strands averaged for a run trained with reverse-complement
+    augmentation."""
     predictor = Predictor(run.model, reverse_complement="reverse_complement" in run.config)
     p_val = predict_proba(predictor, codes, indices=val_rows, batch_size=batch_size)
     p_test = predict_proba(predictor, codes, indices=test_rows, batch_size=batch_size)
@@ -85,7 +87,24 @@ def score_binary(
     metrics.update({f"{k}_valthr": at_val[k] for k in ("f1_pos", "f1_neg", "f1_overall")})
     metrics["threshold_valthr"] = choice.threshold
     metrics.update(best_epoch=run.best_epoch, epochs_run=run.metrics.get("epochs_run"))
-    return metrics, p_test
+    return (metrics, p_test, p_val) if return_validation else (metrics, p_test)
+
+
+def stored_validation_proba(run: TrainResult, rows: np.ndarray) -> np.ndarray | None:
+    """A cross-validated run's validation probabilities on ``rows`` as scored after training
+    (``val_proba.npy``: the rows and their probabilities), or None when there is none, it is
+    older than the model, or it holds other rows. Spares a chapter loading the model and
+    predicting again (:func:`chromtransfer_lib.book.report.out_of_fold`)."""
+    path, model_path = run.out_dir / "val_proba.npy", run.out_dir / "model.keras"
+    if not (path.is_file() and model_path.is_file()):
+        return None
+    if path.stat().st_mtime_ns < model_path.stat().st_mtime_ns:
+        return None
+    stored = np.load(path)
+    rows = np.asarray(rows)
+    if stored.shape != (2, rows.size) or not np.array_equal(stored[0], rows):
+        return None
+    return stored[1].astype(np.float32)
 
 
 def _cached_score(folder: Path, run: TrainResult, n_test: int) -> tuple[dict, np.ndarray] | None:
@@ -163,8 +182,11 @@ def cross_validate(
                           extra_config={"fold": int(k)})  # fmt: skip
         cached = _cached_score(folder, run, test_rows.size)
         if cached is None:
-            metrics, p_test = score_binary(run, codes, labels, val_rows=va, test_rows=test_rows,
-                                           batch_size=predict_batch_size)  # fmt: skip
+            metrics, p_test, p_val = score_binary(
+                run, codes, labels, val_rows=va, test_rows=test_rows,
+                batch_size=predict_batch_size, return_validation=True,
+            )  # fmt: skip
+            save_npy(folder / "val_proba.npy", np.stack([va, p_val]).astype(np.float64))
             save_npy(folder / "test_proba.npy", p_test.astype(np.float32))
             save_json(folder / "test_metrics.json", {"fold": int(k), **metrics})
         else:  # a finished run scored before: no need to predict the test set again

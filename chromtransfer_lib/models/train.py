@@ -30,6 +30,7 @@ import json
 import logging
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -44,6 +45,7 @@ from chromtransfer_lib.data.pipeline import make_dataset
 from chromtransfer_lib.errors import InputError
 from chromtransfer_lib.fileio import atomic_path, write_text_atomic
 from chromtransfer_lib.genome.sequence import one_hot_tensor
+from chromtransfer_lib.models import shells
 from chromtransfer_lib.models.checkpoints import (
     all_layers,
     early_stopping_update,
@@ -132,9 +134,14 @@ class Split(NamedTuple):
 
 @dataclass
 class TrainResult:
-    """A finished run: the best model, its learning curve and where it lives."""
+    """A finished run: the best model, its learning curve and where it lives.
 
-    model: keras.Model
+    A reused run's ``model`` is loaded from ``model.keras`` when first read: a chapter that
+    only needs the run's history and cached test scores (most do) never pays the ~0.5 s of
+    rebuilding and loading each of its models.
+    """
+
+    model: keras.Model | None
     history: pd.DataFrame
     out_dir: Path
     best_epoch: int
@@ -142,6 +149,20 @@ class TrainResult:
     resumed_from_epoch: int = 0
     reused: bool = False
     config: dict[str, Any] = field(default_factory=dict)
+    loader: Callable[[], keras.Model] | None = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.model is None:
+            if self.loader is None:
+                raise ValueError("TrainResult needs a model or a loader")
+            del self.model  # read through __getattr__ until first loaded
+
+    def __getattr__(self, name: str) -> Any:
+        # Only called for attributes not found normally: here, a lazy model not loaded yet.
+        if name == "model" and self.__dict__.get("loader") is not None:
+            self.model = self.loader()
+            return self.model
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     @property
     def model_path(self) -> Path:
@@ -225,6 +246,8 @@ class _Run:
     random_state: int
     loss: str
     config: dict[str, Any] = field(default_factory=dict)
+    fresh: keras.Model | None = None
+    """The caller's model while ``model`` is a shell (:mod:`.shells`); None otherwise."""
 
     @property
     def backup(self) -> Path:
@@ -294,8 +317,10 @@ def _load_finished(run: _Run) -> TrainResult | None:
         return None
     log.info("%s: finished run found, not training again", run.out_dir)
     metrics = json.loads(metrics_path.read_text())
+    seq_len = run.config["seq_len"]
     return TrainResult(
-        model=load_model(model_path, expected_seq_len=run.config["seq_len"]),
+        model=None,
+        loader=lambda: load_model(model_path, expected_seq_len=seq_len),
         history=pd.read_csv(run.out_dir / "history.csv"),
         out_dir=run.out_dir,
         best_epoch=metrics["best_epoch"],
@@ -343,7 +368,14 @@ def _fit(run: _Run, *, progress: bool, stop_after_epochs: int | None) -> TrainRe
     """Train from the backup's last epoch (or from scratch) until early stopping or the limit."""
     r = run.recipe
     write_text_atomic(run.out_dir / "config.json", json.dumps(run.config, indent=2))
-    _compile(run.model, learning_rate=r.learning_rate, loss=run.loss, eager=r.eager)
+    if shells.shareable(run.model, eager=r.eager):  # traced once per architecture: shells.py
+        run.fresh = run.model
+        run.model = shells.acquire(
+            run.fresh, loss=run.loss, learning_rate=r.learning_rate,
+            compile_fn=lambda m: _compile(m, learning_rate=r.learning_rate, loss=run.loss),
+        )  # fmt: skip
+    else:
+        _compile(run.model, learning_rate=r.learning_rate, loss=run.loss, eager=r.eager)
     run.backup.mkdir(exist_ok=True)
     state = load_state(run.backup, run.model)
     start_epoch = state["epoch"]
@@ -364,6 +396,7 @@ def _fit(run: _Run, *, progress: bool, stop_after_epochs: int | None) -> TrainRe
         if stop_after_epochs is not None and n_done >= stop_after_epochs:
             if epoch + 1 < r.max_epochs and state["wait"] < r.patience:
                 log.info("%s: stopping after %d epochs as asked", run.out_dir, n_done)
+                _release(run)
                 history = pd.DataFrame(state["history"])
                 return TrainResult(run.model, history, run.out_dir, state["best_epoch"],
                                    {"finished": False}, start_epoch, config=run.config)  # fmt: skip
@@ -459,10 +492,17 @@ def refresh_batchnorm(
             la.rate = r
 
 
+def _release(run: _Run) -> None:
+    """Train on a shell no more: its values go into the caller's model, which the run keeps."""
+    if run.fresh is not None:
+        run.model, run.fresh = shells.release(run.model, run.fresh), None
+
+
 def _finish(run: _Run, state: dict, start_epoch: int, seconds: float) -> TrainResult:
     """Restore the best weights, save the model, write ``metrics.json`` (last), drop the backup."""
     if state.get("best_weights"):
         run.model.load_weights(run.backup / state["best_weights"])
+    _release(run)
     with atomic_path(run.out_dir / "model.keras") as tmp:
         run.model.save(tmp)
     history = pd.DataFrame(state["history"])
