@@ -62,7 +62,7 @@ from chromtransfer_lib.book import exercises, results, stages, table1
 
 ctx = stages.start_chapter(profile, run_dir)
 grid = table1.ensure_grid(ctx)
-results.save_metrics(ctx.run_dir, "05_bootstrap", table1.metrics(grid))  # read by chapter 8
+results.save_metrics(ctx.run_dir, "05_bootstrap", table1.metrics(grid))  # read by chapter 9
 for name, value in table1.facts(grid).items():
     glue(name, value, display=False)
 

@@ -1,4 +1,4 @@
-"""The calibration record read for chapters 8 and 10: per-seed criteria, counts and numbers."""
+"""The calibration record read for chapters 9 and 11: per-seed criteria, counts and numbers."""
 
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ def _record(runs: pd.DataFrame, chosen: pd.DataFrame) -> calibration_record.Reco
 
 
 def test_per_seed_criteria_come_from_the_chosen_setting_without_nan(tmp_path: Path) -> None:
-    """Defect: chapter 8 joined calibration.csv to the runs on ``seed`` and the float
+    """Defect: chapter 9 joined calibration.csv to the runs on ``seed`` and the float
     ``book_minutes`` after keeping the *last* finished run of each seed (another setting),
     so every criterion of the per-seed table was NaN."""
     runs = pd.DataFrame([
@@ -271,7 +271,7 @@ def test_world_probe_table_and_facts() -> None:
 
 
 def test_chosen_rows_say_whether_they_ran_at_todays_quick() -> None:
-    """Chapter 10 says how many chosen rows ran at today's ``quick`` (recorded configuration id
+    """Chapter 11 says how many chosen rows ran at today's ``quick`` (recorded configuration id
     equal to today's at the row's seed), at another configuration, or before ids existed."""
     import dataclasses
 

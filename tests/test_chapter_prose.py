@@ -2,8 +2,8 @@
 chapter opens with objectives, what it needs and its measured time, and carries exercises.
 
 A role inside inline code (```{glue:text}`x` ``` written between backticks) is printed raw in
-the HTML — chapter 8 once showed "At profile {glue:text}…" that way — and a role whose key no
-cell glues renders as nothing but a build warning. Roles inside directives (objectives,
+the HTML — chapter 9 (then 8) once showed "At profile {glue:text}…" that way — and a role
+whose key no cell glues renders as nothing but a build warning. Roles inside directives (objectives,
 exercises, solutions) are checked too.
 """
 

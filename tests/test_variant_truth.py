@@ -156,6 +156,8 @@ def test_creates_driver_adds_a_site(world, designed, motifs) -> None:
         assert ((over["start"] == v["site_start"]) & (over["strand"] == v["site_strand"])).any()
         mine = planted[planted["region"] == v["window"]]
         assert not ((mine["start"] <= v["pos"]) & (mine["end"] > v["pos"])).any()
+        # the created site is new: it overlaps no planted site (of any role)
+        assert not ((mine["start"] < v["site_end"]) & (mine["end"] > v["site_start"])).any()
     assert (c["tf"] == "DRV").all() and c["site_after"].all() and not c["site_before"].any()
 
 

@@ -1,4 +1,4 @@
-"""The calibration record, read for the book: tables and numbers of chapters 8 and 10.
+"""The calibration record, read for the book: tables and numbers of chapters 9 and 11.
 
 The record is what the calibration runner (:mod:`.calibration`) and the three probes wrote —
 ``experiments/calibration_grid.yaml`` and ``experiments/calibration/{runs,calibration,

@@ -2,7 +2,7 @@
 
 A :class:`Claim` names what a run measures (its statistics), the tests that decide it (a
 statistic, a comparison, a threshold) and where in the paper the claim stands. The
-reproduction ledger (chapter 8), the calibration runner and its appendix (chapter 10) and
+reproduction ledger (chapter 9), the calibration runner and its appendix (chapter 11) and
 chapter 5 decide a claim only through :meth:`Claim.holds`, so one claim has one rule and a
 threshold is typed once (ARCHITECTURE.md, "one of each"). This module returns booleans,
 numbers and tables; the chapters write the sentences around them.

@@ -19,6 +19,7 @@ from chromtransfer_lib.book import gallery, ledger, report, results, stages, tab
 from chromtransfer_lib.book.interpret_analyses import Enrichment
 from chromtransfer_lib.book.interpret_tables import driver_counts
 from chromtransfer_lib.book.interpretation import Attribution
+from chromtransfer_lib.book.variant_chapter import VariantEffects
 from chromtransfer_lib.config import load_profile
 
 
@@ -146,7 +147,7 @@ def enrichment_answers(att: Attribution, enr: Enrichment) -> dict[str, object]:
 
 
 def ledger_answers(ctx: stages.RunContext) -> dict[str, object]:
-    """Chapter 8: the ledger of a run with no saved metrics, and this run's metrics judged as
+    """Chapter 9: the ledger of a run with no saved metrics, and this run's metrics judged as
     the ``paper`` profile's."""
     empty = ledger.status_counts(ledger.build_ledger({}, ctx.profile))
     as_paper = ledger.build_ledger(results.load_metrics(ctx.run_dir), load_profile("paper"))
@@ -159,7 +160,7 @@ def ledger_answers(ctx: stages.RunContext) -> dict[str, object]:
 
 
 def gallery_answers(root: Path, ctx: stages.RunContext) -> dict[str, object]:
-    """Chapter 9: figures at one per chapter; this profile's slowest chapter with and without
+    """Chapter 10: figures at one per chapter; this profile's slowest chapter with and without
     ``current``."""
     figures = gallery.chapter_figures(root / "book" / "chapters", per_chapter=1)
     name = ctx.profile.name
@@ -175,7 +176,7 @@ def gallery_answers(root: Path, ctx: stages.RunContext) -> dict[str, object]:
 
 
 def calibration_answers(ctx: stages.RunContext) -> dict[str, object]:
-    """Chapter 10: what stopping ChromTransfer on validation AUROC would train in this run
+    """Chapter 11: what stopping ChromTransfer on validation AUROC would train in this run
     directory, against what this run's own profile still has to train."""
     derived = ctx.derive({"finetune.monitor": "val_auroc"})
     return {
@@ -190,3 +191,23 @@ __all__ = [
     "enrichment_answers", "finetuning_answers", "gallery_answers", "ledger_answers",
     "overfitting_answers", "pretraining_answers",
 ]  # fmt: skip
+
+
+def variant_answers(att: Attribution, eff: VariantEffects) -> dict[str, object]:
+    """Chapter 8: the HepG2 binary baseline's separation of breaking from neutral variants, and
+    the HepG2 design at four variants per window."""
+    from chromtransfer_lib.book import variant_chapter
+
+    out: dict[str, object] = {"ex_auroc_scratch": "n/a", "ex_sign_scratch": "n/a"}
+    if "HepG2" in eff.lines and len(eff.scored["HepG2"].get("HepG2", ())):
+        sep = variant_chapter.score_line(att, eff, line="HepG2", model="scratch_HepG2")
+        row = sep[sep["comparison"] == "breaks_driver vs neutral"].iloc[0]
+        out["ex_auroc_scratch"] = variant_chapter.fmt(row["auroc"])
+        out["ex_sign_scratch"] = variant_chapter.fmt(100 * row["share_expected_sign"], 0)
+    n = {k: 0 for k in ("breaks_driver", "neutral", "creates_driver")}
+    if eff.available and "HepG2" in eff.lines:
+        design = variant_chapter.design_line(att, "HepG2", per_window=4, margin=eff.margin)
+        n |= design["kind"].value_counts().to_dict()
+    out |= {"ex_n_breaks_4": n["breaks_driver"], "ex_n_neutral_4": n["neutral"],
+            "ex_n_creates_4": n["creates_driver"]}  # fmt: skip
+    return out

@@ -47,7 +47,7 @@ from chromtransfer_lib.book.plots_tracks import (
 ECDF_TFS = ("HNF4A", "CEBPA", "OLIG2")
 
 
-def _stacked(panels: list[dict]):
+def stacked_tracks(panels: list[dict]):
     """One figure of several regions' tracks, one sub-figure each (``None`` when empty)."""
     import matplotlib.pyplot as plt
 
@@ -91,7 +91,7 @@ def fig3_tracks(att: Attribution, *, line: str, n: int | None = None, n_sites: i
                 f"(p = {p_ft:.2f} fine-tuned, {p_pre:.2f} pre-trained)",
             }
         )
-    return _stacked(panels)
+    return stacked_tracks(panels)
 
 
 def fig_s3_track(att: Attribution, ism: IsmCheck, *, n_sites: int = 5):

@@ -335,7 +335,7 @@ def write_ledger(table: pd.DataFrame, run_dir: Path) -> Path:
 
 
 def ensure_ledger(ctx: Any, *, support: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Chapter 8's ledger: built from the metrics saved in ``ctx.run_dir`` (a
+    """Chapter 9's ledger: built from the metrics saved in ``ctx.run_dir`` (a
     :class:`~chromtransfer_lib.book.stages.RunContext`), with the profile's ``support`` table
     if any (:func:`build_ledger`), and written there as ``ledger.csv``."""
     from chromtransfer_lib.book.results import load_metrics

@@ -48,9 +48,10 @@ def track_size(length: int, n_tracks: int, *, planted: bool) -> tuple[float, flo
     return max(8, 0.07 * length), 1.9 * n_tracks + 0.7 * planted
 
 
-def _logo(ax, codes: np.ndarray, scores: np.ndarray, a: int, b: int, *, pad: float):
+def _logo(ax, codes: np.ndarray, scores: np.ndarray, a: int, b: int, *, pad: float, limits=None):
     """One track: letters of ``codes[a:b]`` scaled by ``scores[a:b]``; returns the top of the
-    data and the label band's height."""
+    data and the label band's height. ``limits`` (low, high) fixes the data range shown (for
+    tracks drawn on one scale), else it is the track's own."""
     import logomaker
 
     frame = attribution_frame(codes[a:b], np.asarray(scores)[a:b])
@@ -59,6 +60,8 @@ def _logo(ax, codes: np.ndarray, scores: np.ndarray, a: int, b: int, *, pad: flo
     logo.style_spines(visible=False)
     logo.style_spines(spines=["left", "bottom"], visible=True)
     lo, hi = min(frame.to_numpy().min(), 0.0), max(frame.to_numpy().max(), 1e-12)
+    if limits is not None:
+        lo, hi = min(limits[0], 0.0), max(limits[1], 1e-12)
     band = pad * (hi - lo)
     ax.set_ylim(lo - 0.05 * (hi - lo), hi + band)
     ax.axhline(0, color="#bbbbbb", lw=0.6)
@@ -120,9 +123,11 @@ def draw_attribution_tracks(
     planted: pd.DataFrame | None = None,
     title: str | None = None,
     max_width: int = 220,
+    limits: tuple[float, float] | None = None,
 ) -> None:
     """Draw one region's tracks into ``fig`` (a matplotlib Figure or SubFigure); arguments as
-    :func:`plot_attribution_tracks`."""
+    :func:`plot_attribution_tracks`, and ``limits`` (low, high): one score range for every
+    track (e.g. a variant's REF and ALT panels), default each track's own."""
     a, b = track_view(len(codes), sites, max_width)
     heights = [3] * len(tracks) + ([1] if planted is not None else [])
     axes = fig.subplots(
@@ -131,7 +136,8 @@ def draw_attribution_tracks(
     tfs = list(dict.fromkeys([] if sites is None else sites["tf"]))
     colour = {tf: SITE_COLOURS[i % len(SITE_COLOURS)] for i, tf in enumerate(tfs)}
     for k, (ax, (label, scores)) in enumerate(zip(axes, tracks.items(), strict=False)):
-        hi, band = _logo(ax, codes, scores, a, b, pad=0.35 if k == 0 and tfs else 0.08)
+        pad = 0.35 if k == 0 and tfs else 0.08
+        hi, band = _logo(ax, codes, scores, a, b, pad=pad, limits=limits)
         ax.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=9)
         if sites is not None:
             _shade_sites(ax, sites, colour, a, b)
@@ -153,6 +159,7 @@ def plot_attribution_tracks(
     planted: pd.DataFrame | None = None,
     title: str | None = None,
     max_width: int = 220,
+    limits: tuple[float, float] | None = None,
 ):
     """Attribution "logos" of one sequence for several models, with predicted sites marked.
 
@@ -170,6 +177,9 @@ def plot_attribution_tracks(
         Figure title.
     max_width
         Longer sequences are shown in a window of this many bases around the sites.
+    limits
+        (low, high) score range of every track, to draw several on one scale (default: each
+        track's own range).
 
     Returns
     -------
@@ -181,7 +191,14 @@ def plot_attribution_tracks(
     a, b = track_view(len(codes), sites, max_width)
     fig = plt.figure(figsize=track_size(b - a, len(tracks), planted=planted is not None))
     draw_attribution_tracks(
-        fig, codes, tracks, sites=sites, planted=planted, title=title, max_width=max_width
+        fig,
+        codes,
+        tracks,
+        sites=sites,
+        planted=planted,
+        title=title,
+        max_width=max_width,
+        limits=limits,
     )
     fig.tight_layout()
     plt.close(fig)

@@ -34,6 +34,8 @@ from chromtransfer_lib.interpret.scan import CountMatrix, MotifSet, prepare_moti
 
 log = logging.getLogger(__name__)
 
+#: Bumped when :func:`design_variants` changes what it designs (cached designs are keyed by it).
+DESIGN_VERSION = 2
 #: The designed kinds, in table order.
 KINDS = ("breaks_driver", "neutral", "creates_driver")
 #: Columns of :func:`design_variants` (``site_*``: the site broken or created, NA for neutral;
@@ -73,10 +75,12 @@ def design_variants(
       it before or after (so none is created or destroyed, and it is inside no scanned driver
       site); positions drawn at random, in order, until ``per_window`` pass.
     * ``creates_driver``: a base inside no planted site (any role) and its alternative such
-      that a driver matrix is created and none destroyed. Every ``3 L`` SNV of the window is
-      tried at once with the driver matrices' integer scores (the scanner's own, so exactly its
-      hits), then checked with the scanner; ``per_window`` are drawn at random. ``tf`` /
-      ``matrix_id`` name the first created matrix in ``drivers`` order.
+      that a driver matrix is created and none destroyed, with a created site that overlaps no
+      planted site (a new site, not an extension of a planted one). Every ``3 L`` SNV of the
+      window is tried at once with the driver matrices' integer scores (the scanner's own, so
+      exactly its hits); up to ``8 per_window + 8`` drawn at random are checked with the
+      scanner, and the first ``per_window`` that pass are kept. ``tf`` / ``matrix_id`` /
+      ``site_*`` name the first such created site's matrix in ``drivers`` order.
 
     Parameters
     ----------
@@ -284,7 +288,7 @@ def _creates(codes, planted, windows, ms, per_window, rng) -> pd.DataFrame:
         made = _creating_snvs(codes[w], ms).any(axis=0)
         made[_distance(codes.shape[1], by_window.get(w, planted.iloc[:0])) == 0] = False
         p, b = np.nonzero(made)
-        for i in rng.permutation(p.size)[: 4 * per_window + 4]:
+        for i in rng.permutation(p.size)[: 8 * per_window + 8]:
             cand.append((w, p[i], b[i]))
     if not cand:
         return pd.DataFrame()
@@ -294,21 +298,43 @@ def _creates(codes, planted, windows, ms, per_window, rng) -> pd.DataFrame:
     ref_m, alt_m = _matrix_sets(ref_h, len(c)), _matrix_sets(alt_h, len(c))
     ok = np.array([bool(alt_m[i] - ref_m[i]) and ref_m[i] <= alt_m[i] for i in range(len(c))])
     if (~ok).any():
-        log.warning("%d of %d candidate creating SNVs not confirmed by the scanner",
-                    (~ok).sum(), ok.size)  # fmt: skip
+        log.warning("%d of %d candidate creating SNVs not confirmed by the scanner (no new "
+                    "driver site, or one lost as well)", (~ok).sum(), ok.size)  # fmt: skip
+    new = _new_sites(alt_h, ref_m, alt_m, w, by_window, planted)
+    clear = np.array([i in new for i in range(len(c))], bool)
+    if (ok & ~clear).any():
+        log.info("%d of %d confirmed creating SNVs left out: every new site overlaps a planted "
+                 "site", (ok & ~clear).sum(), ok.sum())  # fmt: skip
     c = c.assign(variant=np.arange(len(c)))
-    kept = _first_passing(c, ok, per_window)
+    kept = _first_passing(c, ok & clear, per_window)
+    order = {m: k for k, m in enumerate(ms.matrix_ids)}
     name = dict(zip(ms.matrix_ids, ms.names, strict=True))
     mids, sites = [], []
     for i in kept["variant"]:
-        mid = next(m for m in ms.matrix_ids if m in alt_m[i] - ref_m[i])
-        h = alt_h[(alt_h["variant"] == i) & (alt_h["matrix_id"] == mid)].iloc[0]
-        mids.append(mid)
+        h = new[i].sort_values("matrix_id", key=lambda m: m.map(order), kind="stable").iloc[0]
+        mids.append(h["matrix_id"])
         sites.append((h["start"], h["end"], h["strand"]))
     start, end, strand = (list(v) for v in zip(*sites, strict=True)) if sites else ([], [], [])
     return _rows("creates_driver", kept["window"].to_numpy(np.int64),
                  kept["pos"].to_numpy(np.int64), codes, kept["alt"], [name[m] for m in mids],
                  mids, (start, end, strand), False, True)  # fmt: skip
+
+
+def _new_sites(alt_h, ref_m, alt_m, windows, by_window, planted) -> dict[int, pd.DataFrame]:
+    """Candidate ``i`` → its created driver hits (matrices in the alt window's set, not the
+    ref's) that overlap no planted site of its window, for the candidates that have one."""
+    out = {}
+    for i, hits in alt_h.groupby("variant", sort=True):
+        made = hits[hits["matrix_id"].isin(alt_m[i] - ref_m[i])]
+        mine = by_window.get(windows[i], planted.iloc[:0])
+        lo, hi = mine["start"].to_numpy(), mine["end"].to_numpy()
+        free = [
+            not ((lo < e) & (hi > s)).any()
+            for s, e in zip(made["start"].to_numpy(), made["end"].to_numpy(), strict=True)
+        ]
+        if any(free):
+            out[int(i)] = made[np.asarray(free, bool)]
+    return out
 
 
 def _alt_windows(codes: np.ndarray, variants: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:

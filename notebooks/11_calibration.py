@@ -405,7 +405,7 @@ calibration_record.width_table(record.widths)
 calibration_record.world_table(record.world)
 
 # %% [markdown]
-# **Re-run this chapter:** `chromtransfer book --profile quick --chapter 10`; the calibration
+# **Re-run this chapter:** `chromtransfer book --profile quick --chapter 11`; the calibration
 # runs themselves: `chromtransfer calibrate --grid experiments/calibration_grid.yaml`
 # (each setting × seed is a full book run).
 

@@ -72,7 +72,7 @@ gallery.measured_times(root / "runs", current=(ctx.profile.name, ctx.run_dir))
 gallery.gallery_figure(figures)
 
 # %% [markdown]
-# **Re-run this chapter:** `chromtransfer book --profile quick --chapter 09` (it reads the other
+# **Re-run this chapter:** `chromtransfer book --profile quick --chapter 10` (it reads the other
 # chapters' executed notebooks and the run's timings).
 
 # %% tags=["hide-input"]

@@ -12,7 +12,7 @@
 # ---
 
 # %% [markdown]
-# # 8. Reproduction ledger
+# # 9. Reproduction ledger
 #
 # :::{admonition} Learning objectives
 # :class: objectives
@@ -113,7 +113,7 @@ calibration_record.per_seed_criteria(record).round(3)
 ledger.choices_view(table)
 
 # %% [markdown]
-# **Re-run this chapter:** `chromtransfer book --profile quick --chapter 08` (it only reads the
+# **Re-run this chapter:** `chromtransfer book --profile quick --chapter 09` (it only reads the
 # other chapters' saved metrics).
 
 # %% tags=["hide-input"]
