@@ -24,10 +24,12 @@
 # * explain why an exact p-value threshold leaves short matrices without sites;
 # * read what fine-tuning changed (fine-tuned − pre-trained) and what separates two lines (HepG2 −
 #   K562);
-# * check whether planted drivers rank on top, counting look-alike matrices once.
+# * check whether planted drivers rank on top, counting look-alike matrices once;
+# * find motifs de novo with TF-MoDISco and match them to JASPAR.
 # :::
 #
-# **Needs:** chapter 6's attributions and scan (recomputed here if missing). **Writes:**
+# **Needs:** chapter 6's attributions and scan (recomputed here if missing). **Writes:** the
+# TF-MoDISco runs under `interpret/` in the run directory, and
 # `metrics/07_motif_enrichment.json`.
 #
 # **Time:** {glue:text}`chapter_minutes:.1f` min ({glue:text}`chapter_seconds:.0f` s) from the
@@ -64,6 +66,7 @@ run_dir = None
 from myst_nb import glue
 
 from chromtransfer_lib.book import exercises, results, runner, stages
+from chromtransfer_lib.book import interpret_denovo as denovo
 from chromtransfer_lib.book import interpret_figures as figures
 from chromtransfer_lib.book import interpret_numbers as numbers
 from chromtransfer_lib.book import interpret_tables as tables
@@ -73,6 +76,9 @@ ctx = stages.start_chapter(profile, run_dir)
 att = interp.ensure_attribution(ctx)
 enr = interp.motif_enrichment(att)
 for name, value in numbers.enrichment_numbers(att, enr).items():
+    glue(name, value, display=False)
+dn = denovo.ensure_denovo(ctx, att)
+for name, value in denovo.denovo_numbers(dn).items():
     glue(name, value, display=False)
 
 # %% [markdown]
@@ -214,8 +220,49 @@ tables.recovery_table(att, enr)
 # %%
 figures.recovery_figure(att, enr)
 
+# %% [markdown]
+# ## De novo motifs (TF-MoDISco)
+#
+# Every analysis above starts from a list of known motifs. TF-MoDISco asks the attributions
+# directly: it cuts out short stretches of high contribution (*seqlets*), clusters them and
+# averages each cluster into a *pattern*; each pattern is then matched to JASPAR 2022 with
+# TOMTOM. Here it runs (modisco-lite, with windows fitted to 200-bp inputs, and memelite's
+# TOMTOM, so no MEME installation) on the hypothetical contributions of the logit, for each
+# line's fine-tuned model and for the pre-trained model, on {glue:text}`dn_sequences_HepG2`
+# (HepG2) and {glue:text}`dn_sequences_K562` (K562) of the line's analysed regions (a seeded
+# sample where a line has more than {glue:text}`dn_max`). A planted driver counts as found
+# when it, or a look-alike matrix of the same cluster as above, is the best match of one of the
+# {glue:text}`dn_top` largest positive patterns.
+
+# %%
+denovo.driver_recovery_table(dn)
+
+# %% [markdown]
+# HepG2 drivers found this way: {glue:text}`dn_found_ft_HepG2` of {glue:text}`dn_drivers_HepG2`
+# for the fine-tuned model ({glue:text}`dn_patterns_ft_HepG2` positive patterns),
+# {glue:text}`dn_found_pre_HepG2` for the pre-trained model
+# ({glue:text}`dn_patterns_pre_HepG2` patterns); K562 drivers: {glue:text}`dn_found_ft_K562`
+# of {glue:text}`dn_drivers_K562` for the fine-tuned model ({glue:text}`dn_patterns_ft_K562`
+# patterns) and {glue:text}`dn_found_pre_K562` for the pre-trained model
+# ({glue:text}`dn_patterns_pre_K562` patterns). MoDISco needs many seqlets per pattern (here
+# at least 20), so a small run directory, or a model whose attributions are diffuse, yields few
+# patterns or none; the KS ranking above needs far less. The HepG2 fine-tuned model's largest
+# patterns and their best matches:
+
+# %%
+denovo.top_patterns_table(dn, line="HepG2")
+
+# %%
+denovo.pattern_logos(dn, line="HepG2")
+
+# %% [markdown]
+# The same for K562:
+
+# %%
+denovo.top_patterns_table(dn, line="K562")
+
 # %% tags=["hide-input"]
-metrics = numbers.enrichment_metrics(att, enr)
+metrics = numbers.enrichment_metrics(att, enr) | denovo.denovo_metrics(dn)
 path = results.save_metrics(ctx.run_dir, "07_motif_enrichment", metrics)
 print("metrics saved to", path.relative_to(ctx.run_dir))
 
