@@ -181,6 +181,46 @@ def test_quiet_tensorflow_setdefaults_the_level_unless_verbose(monkeypatch):
     assert Q.LEVEL_ENV not in os.environ and sys.meta_path == hooks
 
 
+_CHILD = """
+import os, sys
+os.write(2, sys.argv[1].encode())
+"""
+
+
+def _book_like(noisy: str, *, verbose: bool, level: str = "3") -> str:
+    """stderr of a process that, inside :func:`kernels_quiet`, starts a child (as papermill
+    starts a kernel) writing ``noisy`` to its inherited fd 2, then logs one line itself."""
+    code = (
+        "import subprocess, sys\n"
+        "from chromtransfer_lib.cli import quiet as Q\n"
+        "Q.nvidia_driver_found = lambda: False\n"
+        f"with Q.kernels_quiet(verbose={verbose}):\n"
+        f"    subprocess.run([sys.executable, '-c', {_CHILD!r}, sys.argv[1]], check=True)\n"
+        "    print('book: chapter done', file=sys.stderr)\n"
+        "print('after', file=sys.stderr)\n"
+    )
+    env = {**os.environ, Q.LEVEL_ENV: level}
+    done = subprocess.run([sys.executable, "-c", code, noisy], capture_output=True, env=env,
+                          check=True)  # fmt: skip
+    return done.stderr.decode()  # bytes: keep the progress bar's \\r
+
+
+def test_kernels_quiet_filters_children_and_keeps_everything_else():
+    tcp = (
+        "[IPKernelApp] WARNING | Kernel is running over TCP without encryption. All "
+        "communication (including code and outputs) is sent in plain text.\n"
+    )
+    progress = "Executing:  50%|#####     | 1/2\rExecuting: 100%|##########| 2/2\n"
+    noisy = _NOISY + tcp + progress + "Traceback (most recent call last): real error\n"
+    out = _book_like(noisy, verbose=False)
+    assert out == (
+        Q.drop_notices(_NOISY, 3) + progress + "Traceback (most recent call last): real error\n"
+        "book: chapter done\nafter\n"
+    )
+    assert _book_like(noisy, verbose=True) == noisy + "book: chapter done\nafter\n"
+    assert _book_like(noisy, verbose=False, level="0") == noisy + "book: chapter done\nafter\n"
+
+
 @pytest.fixture(scope="module")
 def predict_inputs(tmp_path_factory) -> Path:
     """The smoke world's genome, 40 regions on it and a smoke-width model."""

@@ -27,14 +27,16 @@ Handler = Callable[[argparse.Namespace], int]
 
 def _cmd_book(args: argparse.Namespace) -> int:
     from chromtransfer_lib.book.runner import run_book
+    from chromtransfer_lib.cli.quiet import kernels_quiet
 
-    result = run_book(
-        profile=args.profile,
-        run_dir=args.run_dir,
-        chapters=args.chapter or None,
-        html=not args.no_html,
-        progress=not args.quiet,
-    )
+    with kernels_quiet(verbose=args.verbose):  # the chapters' kernels import TensorFlow too
+        result = run_book(
+            profile=args.profile,
+            run_dir=args.run_dir,
+            chapters=args.chapter or None,
+            html=not args.no_html,
+            progress=not args.quiet,
+        )
     for ch in result.chapters:
         print(f"  {ch.name:<32s} {ch.seconds:7.1f} s")
     if result.index_html is not None:

@@ -19,6 +19,12 @@ earlier, while its libraries load, from a logger that reads no variable. So the 
 line of it is then written to stderr except those that level hides (absl-format lines of a lower
 severity, and the "before absl::InitializeLog()" notice); if the import fails, all of it is.
 
+``chromtransfer book`` runs each chapter in a Jupyter kernel, a process of its own that imports
+TensorFlow again and writes to the file descriptor 2 it inherited; :func:`kernels_quiet` filters
+that descriptor through the same rule while the book runs (and drops Jupyter's notice, at every
+kernel start, that the local kernel's ports are unencrypted TCP). The notebooks' own outputs are
+not touched: the book leaves stderr out of its pages.
+
 With ``-v``, on a machine with an NVIDIA driver (where TensorFlow's device messages are the
 first thing to read when something is wrong), or when a user has set ``TF_CPP_MIN_LOG_LEVEL=0``,
 nothing is hidden. ``TF_ENABLE_ONEDNN_OPTS`` is never touched: it changes numerics, not
@@ -38,7 +44,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["LEVEL_ENV", "drop_notices", "nvidia_driver_found", "quiet_tensorflow"]
+__all__ = [
+    "KERNEL_TCP_NOTICE",
+    "LEVEL_ENV",
+    "drop_notices",
+    "kernels_quiet",
+    "nvidia_driver_found",
+    "quiet_tensorflow",
+]
 
 LEVEL_ENV = "TF_CPP_MIN_LOG_LEVEL"
 
@@ -61,23 +74,95 @@ def _level() -> int:
         return 0
 
 
+class _NoticeFilter:
+    """Line by line: whether a line is a notice :func:`drop_notices` drops (its state carries
+    over to the next line, for the second line of a dropped message)."""
+
+    def __init__(self, level: int, extra: tuple[str, ...] = ()):
+        self.level, self.extra, self.dropped = level, extra, False
+
+    def drops(self, line: str) -> bool:
+        m = _ABSL_LINE.match(line)
+        if m:
+            self.dropped = "IWEF".index(m[1]) < self.level
+        elif self.dropped and line.startswith(_CONTINUED):
+            pass  # the second line of a dropped message
+        else:
+            bare = line.rstrip("\r\n")
+            self.dropped = bare == _PREAMBLE or any(x in bare for x in self.extra)
+        return self.dropped
+
+
 def drop_notices(text: str, level: int) -> str:
     """``text`` without the absl log lines of a severity below ``level`` (``I``=0, ``W``=1,
     ``E``=2, ``F``=3) and, for ``level >= 1``, the "before absl::InitializeLog()" notice."""
     if level < 1:
         return text
-    kept, dropped = [], False
-    for line in text.splitlines(keepends=True):
-        m = _ABSL_LINE.match(line)
-        if m:
-            dropped = "IWEF".index(m[1]) < level
-        elif dropped and line.startswith(_CONTINUED):
-            pass  # the second line of a dropped message
-        else:
-            dropped = line.rstrip("\r\n") == _PREAMBLE
-        if not dropped:
-            kept.append(line)
-    return "".join(kept)
+    f = _NoticeFilter(level)
+    return "".join(line for line in text.splitlines(keepends=True) if not f.drops(line))
+
+
+#: Jupyter's notice, at every kernel start, that the kernel's ports are plain TCP (papermill
+#: starts its kernels on localhost).
+KERNEL_TCP_NOTICE = "Kernel is running over TCP without encryption"
+
+
+def _pump(read_fd: int, write_fd: int, f: _NoticeFilter) -> None:
+    """Copy ``read_fd`` to ``write_fd`` until end of file, dropping :class:`_NoticeFilter`'s
+    lines. A line is complete at ``\\n`` or ``\\r`` (progress bars redraw with ``\\r``)."""
+    buf = b""
+    while chunk := os.read(read_fd, 65536):
+        buf += chunk
+        cut = max(buf.rfind(b"\n"), buf.rfind(b"\r")) + 1
+        if not cut:
+            continue
+        done, buf = buf[:cut], buf[cut:]
+        lines = done.decode(errors="replace").splitlines(keepends=True)
+        kept = "".join(line for line in lines if not f.drops(line))
+        if kept:
+            os.write(write_fd, kept.encode())
+    if buf:
+        os.write(write_fd, buf)
+    os.close(read_fd)
+
+
+@contextmanager
+def kernels_quiet(*, verbose: bool) -> Iterator[None]:
+    """While the block runs, drop TensorFlow's start-up notices from what this process *and
+    its children* write to file descriptor 2 (``chromtransfer book``: each chapter's Jupyter
+    kernel inherits it and imports TensorFlow itself), and Jupyter's :data:`KERNEL_TCP_NOTICE`.
+
+    fd 2 goes to a pipe; a thread writes every other line to the original stderr as it
+    arrives. The level is the process's ``TF_CPP_MIN_LOG_LEVEL`` (set by
+    :func:`quiet_tensorflow`, and inherited by the kernels); with ``verbose``, on a machine
+    with an NVIDIA driver or at level 0 nothing is filtered.
+    """
+    import threading
+
+    level = _level()
+    if verbose or nvidia_driver_found() or level < 1:
+        yield
+        return
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError, AttributeError):  # no usable fd 2: nothing to filter
+        yield
+        return
+    read_fd, write_fd = os.pipe()
+    f = _NoticeFilter(level, (KERNEL_TCP_NOTICE,))
+    pump = threading.Thread(target=_pump, args=(read_fd, saved, f), daemon=True)
+    pump.start()
+    os.dup2(write_fd, 2)
+    os.close(write_fd)
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)  # closes this process's write end of the pipe
+        pump.join(timeout=5)  # a child still holding the pipe keeps it open: stop waiting
+        if not pump.is_alive():
+            os.close(saved)  # else the thread keeps writing to it until the child exits
 
 
 @contextmanager
