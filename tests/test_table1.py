@@ -89,6 +89,8 @@ def test_retention_and_facts(grid: table1.Grid) -> None:
     assert f["paper_drop"] == pytest.approx(0.05)
     assert (f["n_units"], f["fractions"], f["scratch_fractions"]) == (5, "1%, 5%, 25%", "5%")
     assert (f["n_valid"], f["n_valid_smallest"], f["subsample_validation"]) == (818, 8, False)
+    # plain Python values: a numpy scalar glues as "np.float64(...)", which `:.0f` cannot format
+    assert not [k for k, v in f.items() if isinstance(v, np.generic)]
 
 
 def test_metrics_keys_and_values(grid: table1.Grid) -> None:

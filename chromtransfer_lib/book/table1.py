@@ -219,7 +219,7 @@ def facts(grid: Grid) -> dict[str, Any]:
     }
     reported = paper_table_1()
     f1, subsets = reported["f1_overall_mean"], reported.index[reported.index < 1.0]
-    return {
+    out = {
         "paper_reps": paper_bootstraps(),
         "paper_lowest": float(subsets.min()),
         "paper_highest": float(subsets.max()),
@@ -249,6 +249,8 @@ def facts(grid: Grid) -> dict[str, Any]:
         "goal_smallest_gap": -claim.threshold("smallest_vs_baseline"),
         "goal_outcome": claim.outcome(stats),
     }
+    # numpy scalars glue as "np.float64(...)", which a glue role's format spec cannot read
+    return {k: v.item() if isinstance(v, np.generic) else v for k, v in out.items()}
 
 
 def metrics(grid: Grid) -> dict[str, float]:
