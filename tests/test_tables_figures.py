@@ -29,6 +29,10 @@ def _run(tmp_path: Path, **artifacts) -> report.Run:
     return report.Run(stages.RunContext(load_profile("smoke"), tmp_path), **artifacts)
 
 
+def _no_model():
+    raise AssertionError("a table loaded a model it does not need")
+
+
 def _cv(best: dict[int, int], histories: pd.DataFrame, **extra) -> CVResult:
     per_fold = pd.DataFrame({"fold": list(best), "best_epoch": list(best.values())})
     per_fold["epochs_run"] = [
@@ -39,6 +43,7 @@ def _cv(best: dict[int, int], histories: pd.DataFrame, **extra) -> CVResult:
     runs = [
         TrainResult(
             model=None,
+            loader=_no_model,  # the tables read histories and metrics, never a model
             history=histories[histories["fold"] == f].reset_index(drop=True),
             out_dir=Path(f"fold_{f}"),
             best_epoch=b,
@@ -296,7 +301,9 @@ def test_ensemble_threshold_is_chosen_out_of_fold() -> None:
     fold = [0, 0, 0, 0, 1, 1, 1, 1, -1, -1]
     ds = _dataset(y, ["train"] * 8 + ["test"] * 2, fold, codes=[[b, 0] for b in bases])
     biases = {0: 0.0, 1: -1.5}
-    runs = [SimpleNamespace(model=_first_base_model(b)) for b in biases.values()]
+    # runs without a stored val_proba.npy: out_of_fold predicts with the models
+    runs = [SimpleNamespace(model=_first_base_model(b), out_dir=Path(f"absent/fold_{f}"))
+            for f, b in enumerate(biases.values())]  # fmt: skip
     cv = _cv({0: 2, 1: 3}, HISTORY, runs=runs)
 
     rows, p = report.out_of_fold(cv, ds)

@@ -287,14 +287,20 @@ def test_eager_execution_trains_the_graph_runs_model_and_is_recorded(data, unint
     assert eager.config["execution"] == "eager" and eager.model.run_eagerly
     assert not uninterrupted.model.run_eagerly
     # the same arithmetic; graph rewrites (fused kernels) change the last bits, which Adam
-    # turns into steps of up to the learning rate on parameters with gradients near zero, so
-    # the models are compared by what they predict, not weight by weight
+    # turns into steps of up to the learning rate on parameters with gradients near zero, and
+    # how much depends on the CPU's kernels (after three epochs of this diverging tiny run:
+    # < 1e-3 in probability on one 2-core machine, 7.7e-3 on an AVX-512/AMX one). So: the first
+    # epoch's training loss is the same to float32 precision, its validation loss to 1e-4, and
+    # the final models predict alike (correlation, not weight by weight)
     codes = data[0]
-    np.testing.assert_allclose(
-        predict_proba(eager.model, codes), predict_proba(uninterrupted.model, codes), atol=1e-3
-    )
+    for col, rtol in (("loss", 1e-5), ("val_loss", 1e-4), ("auroc", 1e-5)):
+        np.testing.assert_allclose(eager.history[col].iloc[0], uninterrupted.history[col].iloc[0],
+                                   rtol=rtol)  # fmt: skip
+    a, b = predict_proba(eager.model, codes), predict_proba(uninterrupted.model, codes)
+    assert np.corrcoef(a.ravel(), b.ravel())[0, 1] > 0.99
+    np.testing.assert_allclose(a, b, atol=0.05)
     for col in ("loss", "val_loss"):
-        np.testing.assert_allclose(eager.history[col], uninterrupted.history[col], rtol=1e-4)
+        np.testing.assert_allclose(eager.history[col], uninterrupted.history[col], rtol=0.05)
 
 
 def test_reverse_complement_augmentation_is_recorded_resumable_and_scored_on_both_strands(
