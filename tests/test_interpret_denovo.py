@@ -15,12 +15,10 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 import pytest
+from fake_attribution import fake_attribution, random_model, refusing_models
 
 from chromtransfer_lib.book import interpret_denovo as dn_mod
-from chromtransfer_lib.book.interpret_cache import InterpretModels
-from chromtransfer_lib.book.interpret_regions import RegionSet
 from chromtransfer_lib.book.interpretation import Attribution
-from chromtransfer_lib.config import InterpretConfig
 from chromtransfer_lib.genome.jaspar import load_jaspar, resolve_motifs
 from chromtransfer_lib.interpret.pvalues import log_odds_matrix, reverse_complement_matrix
 
@@ -58,34 +56,14 @@ def _site_model():
     return model
 
 
-def _random_model():
-    keras.utils.set_random_seed(4)
-    inp = keras.Input((LENGTH, 4))
-    x = keras.layers.GlobalAveragePooling1D()(keras.layers.Conv1D(4, 9, activation="relu")(inp))
-    return keras.Model(inp, keras.layers.Dense(1, activation="sigmoid")(x))
-
-
 def _attribution(tmp: Path) -> Attribution:
     codes = _codes(np.random.default_rng(2))
-    n = len(codes)
-    regions = pd.DataFrame({"chrom": "chr1", "start": 1000 * np.arange(n),
-                            "end": 1000 * np.arange(n) + LENGTH,
-                            "in_HepG2": np.arange(n) < N_HEPG2,
-                            "in_K562": np.arange(n) >= N_HEPG2})  # fmt: skip
-    paths = {}
-    for key in ("HepG2", "K562", "pretrained"):
-        paths[key] = tmp / f"{key}.keras"
-        paths[key].write_text(key)
-    models = {"HepG2": _site_model(), "K562": _random_model(), "pretrained": _random_model()}
-    cfg = InterpretConfig(max_regions=500, ism_regions=2, p_value=1e-4, min_sites=5, fdr=0.05,
-                          example_regions=1, jaspar_release="JASPAR2022")  # fmt: skip
-    return Attribution(
-        run_dir=tmp, config=cfg, seed=1, source="simulated",
-        models=InterpretModels(models, paths),
-        regions=RegionSet(codes, regions, "regionkey", pd.DataFrame()), gxi={}, proba={},
-        scan=None, planted=None,
-        drivers={"HepG2": {"HNF4A": "MA0114.4", "GATA1": None}, "K562": {"GATA1": None}},
-    )  # fmt: skip
+    rows = np.arange(len(codes))
+    in_line = {"HepG2": rows < N_HEPG2, "K562": rows >= N_HEPG2}
+    models = {"HepG2": _site_model(), "K562": random_model(LENGTH, 4, filters=4),
+              "pretrained": random_model(LENGTH, 4, filters=4)}  # fmt: skip
+    drivers = {"HepG2": {"HNF4A": "MA0114.4", "GATA1": None}, "K562": {"GATA1": None}}
+    return fake_attribution(tmp, codes, in_line, models, drivers=drivers)
 
 
 @pytest.fixture(scope="module")
@@ -113,12 +91,7 @@ def test_recovers_the_planted_driver_for_the_site_model_only(setting) -> None:
 def test_cached_runs_are_read_back_unchanged(setting) -> None:
     att, dn = setting
 
-    class Refuses:
-        def __getattr__(self, name):
-            raise AssertionError("a cached MoDISco run was recomputed")
-
-    cached = Attribution(**{**att.__dict__, "models": InterpretModels(
-        {k: Refuses() for k in att.models.models}, att.models.paths)})  # fmt: skip
+    cached = refusing_models(att)
     again = dn_mod.ensure_denovo(SimpleNamespace(run_dir=att.run_dir), cached)
     for key, run in dn.runs.items():
         pd.testing.assert_frame_equal(again.runs[key].matches, run.matches)

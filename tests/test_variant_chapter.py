@@ -15,14 +15,12 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 import pytest
+from fake_attribution import fake_attribution, random_model, refusing_models
 
 from chromtransfer_lib.book import variant_chapter as vc
-from chromtransfer_lib.book.interpret_cache import InterpretModels
-from chromtransfer_lib.book.interpret_regions import RegionSet
 from chromtransfer_lib.book.interpret_truth import PLANTED_COLUMNS
 from chromtransfer_lib.book.interpretation import Attribution
 from chromtransfer_lib.book.variant_truth import KINDS
-from chromtransfer_lib.config import InterpretConfig
 from chromtransfer_lib.genome.jaspar import load_jaspar
 
 keras = pytest.importorskip("keras")
@@ -39,14 +37,6 @@ def _consensus(m) -> np.ndarray:
     return np.argmax(np.asarray(m.counts), axis=0).astype(np.uint8)
 
 
-def _model(seed: int):
-    keras.utils.set_random_seed(seed)
-    inp = keras.Input((LENGTH, 4))
-    x = keras.layers.Conv1D(8, 9, activation="relu")(inp)
-    x = keras.layers.GlobalAveragePooling1D()(x)
-    return keras.Model(inp, keras.layers.Dense(1, activation="sigmoid")(x))
-
-
 def _attribution(tmp: Path, *, planted: bool = True) -> Attribution:
     rng = np.random.default_rng(5)
     codes = rng.integers(0, 4, (N_WINDOWS, LENGTH)).astype(np.uint8)
@@ -59,24 +49,11 @@ def _attribution(tmp: Path, *, planted: bool = True) -> Attribution:
             rows.append((w, f"r{w}", m.name, m.matrix_id, role, "HepG2", "+", start,
                          start + site.size))  # fmt: skip
     table = pd.DataFrame(rows, columns=PLANTED_COLUMNS)
-    regions = pd.DataFrame({
-        "chrom": "chr1", "start": 1000 * np.arange(N_WINDOWS), "end": 1000 * np.arange(N_WINDOWS)
-        + LENGTH, "in_HepG2": np.arange(N_WINDOWS) < 20, "in_K562": np.arange(N_WINDOWS) >= 4,
-    })  # fmt: skip
-    paths = {}
-    for key in ("HepG2", "K562", "pretrained"):
-        paths[key] = tmp / f"{key}.keras"
-        paths[key].write_text(key)
-    models = {"HepG2": _model(1), "K562": _model(2), "pretrained": _model(3)}
-    cfg = InterpretConfig(max_regions=20, ism_regions=2, p_value=1e-4, min_sites=5, fdr=0.05,
-                          example_regions=1, jaspar_release="JASPAR2022")  # fmt: skip
-    return Attribution(
-        run_dir=tmp, config=cfg, seed=3, source="simulated",
-        models=InterpretModels(models, paths),
-        regions=RegionSet(codes, regions, "regionkey", pd.DataFrame()), gxi={}, proba={},
-        scan=None, planted=table if planted else None,
-        drivers={"HepG2": {"GATA1": gata.matrix_id}, "K562": {"HNF4A": hnf.matrix_id}},
-    )  # fmt: skip
+    models = {k: random_model(LENGTH, s) for s, k in enumerate(("HepG2", "K562", "pretrained"), 1)}
+    in_line = {"HepG2": np.arange(N_WINDOWS) < 20, "K562": np.arange(N_WINDOWS) >= 4}
+    drivers = {"HepG2": {"GATA1": gata.matrix_id}, "K562": {"HNF4A": hnf.matrix_id}}
+    return fake_attribution(tmp, codes, in_line, models, drivers=drivers, seed=3,
+                            planted=table if planted else None)  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -108,12 +85,7 @@ def test_designs_and_scores_every_line_with_both_models(setting) -> None:
 def test_cached_and_rescored_when_a_model_file_changes(setting, tmp_path) -> None:
     att, eff = setting
 
-    class Refuses:
-        def __getattr__(self, name):
-            raise AssertionError("a cached score was recomputed")
-
-    cached = Attribution(**{**att.__dict__, "models": InterpretModels(
-        {k: Refuses() for k in att.models.models}, att.models.paths)})  # fmt: skip
+    cached = refusing_models(att)
     again = vc.ensure_variants(SimpleNamespace(run_dir=att.run_dir), cached)
     pd.testing.assert_frame_equal(again.scored["HepG2"]["HepG2"], eff.scored["HepG2"]["HepG2"])
     att.models.paths["HepG2"].write_text("retrained")  # a new model file: scores again

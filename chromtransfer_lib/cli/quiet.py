@@ -74,6 +74,15 @@ def _level() -> int:
         return 0
 
 
+def _saved_stderr() -> int | None:
+    """A duplicate of file descriptor 2 (after flushing ``sys.stderr``), or None without one."""
+    try:
+        sys.stderr.flush()
+        return os.dup(2)
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
 class _NoticeFilter:
     """Line by line: whether a line is a notice :func:`drop_notices` drops (its state carries
     over to the next line, for the second line of a dropped message)."""
@@ -143,10 +152,8 @@ def kernels_quiet(*, verbose: bool) -> Iterator[None]:
     if verbose or nvidia_driver_found() or level < 1:
         yield
         return
-    try:
-        sys.stderr.flush()
-        saved = os.dup(2)
-    except (OSError, ValueError, AttributeError):  # no usable fd 2: nothing to filter
+    saved = _saved_stderr()
+    if saved is None:  # no usable fd 2: nothing to filter
         yield
         return
     read_fd, write_fd = os.pipe()
@@ -169,10 +176,8 @@ def kernels_quiet(*, verbose: bool) -> Iterator[None]:
 def _stderr_filtered(level: int) -> Iterator[None]:
     """Send file descriptor 2 to a temporary file; write it back through :func:`drop_notices`
     (everything, if the block raised)."""
-    try:
-        sys.stderr.flush()
-        saved = os.dup(2)
-    except (OSError, ValueError, AttributeError):  # no usable fd 2: nothing to filter
+    saved = _saved_stderr()
+    if saved is None:  # no usable fd 2: nothing to filter
         yield
         return
     ok = False
