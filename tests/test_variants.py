@@ -254,6 +254,26 @@ def test_p_values_are_in_the_unit_interval(tiny) -> None:
     np.testing.assert_allclose(p * 10, np.round(p * 10))  # (1 + k) / (1 + 9)
 
 
+def test_the_books_variant_scores_equal_the_clis(tiny) -> None:
+    """Chapter 8 scores a designed SNV in its window (``book.variant_truth.score_designed``);
+    for an SNV at the window's centre, where the CLI puts it, both give the same Δlogit."""
+    from chromtransfer_lib.book.variant_truth import score_designed
+    from chromtransfer_lib.models.network import load_model
+
+    t = tiny["table"]
+    acgt = t["ref"].isin(list("ACGT")) & t["alt"].isin(list("ACGT"))  # SNVs of the four bases
+    t = t[acgt].reset_index(drop=True)
+    assert len(t) >= 4
+    windows = [_window(tiny["seqs"][r.chrom], r.pos - 1 - L // 2) for r in t.itertuples()]
+    designed = pd.DataFrame({
+        "window": np.arange(len(t)), "pos": L // 2, "kind": "neutral",
+        "ref": ["ACGT".index(b) for b in t["ref"]], "alt": ["ACGT".index(b) for b in t["alt"]],
+    })  # fmt: skip
+    book = score_designed(load_model(tiny["dir"] / "model.keras"), encode_sequences(windows),
+                          designed)  # fmt: skip
+    np.testing.assert_allclose(book["delta_logit"], t["delta_logit"], rtol=1e-5, atol=1e-6)
+
+
 def test_reverse_complement_averages_both_strands(tiny, tmp_path) -> None:
     s1, d = tiny["seqs"]["chr1"], tiny["dir"]
     vcf = _write_vcf(tmp_path / "v.vcf", [_row("chr1", 300, s1[299], _other(s1[299])),
