@@ -172,7 +172,7 @@ class TrainConfig:
     mixed_precision: str | None
     batchnorm_refresh: int
     """After each epoch, re-estimate every BatchNorm layer's statistics on up to this many
-    training sequences with dropout off (:func:`.models.train.refresh_batchnorm`) before
+    training sequences with dropout off (:func:`.models.batchnorm.refresh_batchnorm`) before
     validating; 0 keeps Keras' running averages, which the paper's Keras code used."""
     eager: bool
     """Run Keras' train and evaluate steps eagerly, without tracing a graph

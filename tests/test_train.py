@@ -11,6 +11,7 @@ import pytest
 from chromtransfer_lib.data.pipeline import predict_proba
 from chromtransfer_lib.models import network as M
 from chromtransfer_lib.models import train as T
+from chromtransfer_lib.models.batchnorm import refresh_batchnorm
 
 L = 48
 TINY = {"seq_len": L, "stem_filters": 4, "res1_filters": 4, "res2_filters": 4, "top_filters": 4}
@@ -228,7 +229,7 @@ def test_refresh_batchnorm_takes_statistics_with_dropout_off(data):
     codes, _, tr, _ = data
     model = M.build_pretrain_model(head_units=(8, 4), dropout=0.5, random_state=0, **TINY)
     weights = [w.copy() for w in model.get_weights()]
-    T.refresh_batchnorm(model, codes, tr[:64], max_rows=1000, random_state=0)
+    refresh_batchnorm(model, codes, tr[:64], max_rows=1000, random_state=0)
     stem = model.get_layer("trunk_stem_bn")
     conv_out = keras.Model(model.inputs[0], model.get_layer("trunk_stem_conv").output)
     acts = conv_out(one_hot_tensor(codes[tr[:64]])).numpy()
@@ -251,12 +252,12 @@ def test_refresh_batchnorm_takes_statistics_with_dropout_off(data):
         la.rate = 0.5
     np.testing.assert_allclose(refreshed, want, rtol=1e-4, atol=1e-5)
     # a sample of max_rows rows, drawn with the seed, is what the statistics are taken on
-    T.refresh_batchnorm(model, codes, tr[:64], max_rows=16, random_state=3)
+    refresh_batchnorm(model, codes, tr[:64], max_rows=16, random_state=3)
     picked = np.sort(np.random.default_rng(3).choice(tr[:64], 16, replace=False))
     sample = conv_out(one_hot_tensor(codes[picked])).numpy()
     np.testing.assert_allclose(stem.moving_mean.numpy(), sample.mean(axis=(0, 1)), rtol=1e-5,
                                atol=1e-6)  # fmt: skip
-    T.refresh_batchnorm(model, codes, tr[:64], max_rows=1000, random_state=0)
+    refresh_batchnorm(model, codes, tr[:64], max_rows=1000, random_state=0)
     # weights other than the BatchNorm statistics, momenta and dropout rates are untouched
     moving = {id(v) for la in model.layers if isinstance(la, keras.layers.BatchNormalization)
               for v in (la.moving_mean, la.moving_variance)}  # fmt: skip

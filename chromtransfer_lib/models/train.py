@@ -44,10 +44,9 @@ from chromtransfer_lib.config import MONITORS, TrainConfig
 from chromtransfer_lib.data.pipeline import make_dataset
 from chromtransfer_lib.errors import InputError
 from chromtransfer_lib.fileio import atomic_path, write_text_atomic
-from chromtransfer_lib.genome.sequence import one_hot_tensor
 from chromtransfer_lib.models import shells
+from chromtransfer_lib.models.batchnorm import refresh_batchnorm
 from chromtransfer_lib.models.checkpoints import (
-    all_layers,
     early_stopping_update,
     end_epoch,
     load_state,
@@ -86,7 +85,7 @@ class Recipe(NamedTuple):
     ``monitor`` is what early stopping watches: ``"val_loss"`` (lower is better; Keras'
     default, and so presumably the paper's, which names none) or ``"val_auroc"`` (higher is
     better; binary models only). ``batchnorm_refresh`` > 0 re-estimates the BatchNorm
-    statistics on that many training rows after every epoch (:func:`refresh_batchnorm`).
+    statistics on that many training rows after every epoch (:func:`.batchnorm.refresh_batchnorm`).
     ``reverse_complement`` trains on a seeded half of each epoch's rows as their reverse
     complement (:func:`chromtransfer_lib.data.pipeline.make_dataset`; the paper is silent on
     strands, so it is off in every profile and an option of the own-data commands).
@@ -444,52 +443,6 @@ def _log_epoch(run: _Run, row: dict, t_epoch: float) -> dict:
              f" {monitor} {row[monitor]:.4f}" if monitor != "val_loss" else "",
              row["seconds"])  # fmt: skip
     return row
-
-
-def refresh_batchnorm(
-    model: keras.Model,
-    codes: np.ndarray,
-    rows: np.ndarray,
-    *,
-    max_rows: int,
-    random_state: int,
-) -> None:
-    """Re-estimate every BatchNorm layer's moving mean and variance on training rows with
-    dropout off ("precise BatchNorm", Wu & Johnson 2021).
-
-    The network applies ``ReLU → BatchNorm → Dropout`` (the paper's order): the running
-    averages that BatchNorm keeps during training are taken with dropout on, and at inference
-    (dropout off) the activations no longer match them. Measured on a from-scratch HepG2 model
-    of a 60 k-rDHS world (experiments/transfer_grid.yaml): in inference mode it predicted a mean
-    probability of 0.85 on validation rows whose positive share is 0.25 (accuracy 0.37); with
-    its statistics re-estimated with dropout off, 0.27 (accuracy 0.87), and AUROC 0.864 → 0.888.
-    Keras has no such step, hence this function: up to ``max_rows`` of ``rows`` (a seeded
-    sample) pass through the model in training mode as one batch, with every dropout rate at 0
-    and every BatchNorm momentum at 0, so each layer's statistics become those of its inputs
-    over the sample (the population statistics that inference should use); the weights do not
-    change. One call instead of one per training batch: the refresh's eager dispatch cost
-    falls ~3× at quick widths (5.9 s → 2.1 s for 1,024 rows, measured with the machine busy),
-    and a mean of per-batch variances would miss the variance between batches. Memory grows
-    with ``max_rows`` (one activation of 1,024 × 600 bp × 64 channels is 157 MB).
-    """
-    rows = np.asarray(rows)
-    if rows.size > max_rows:
-        rows = np.sort(np.random.default_rng(random_state).choice(rows, max_rows, replace=False))
-    layers = all_layers(model)
-    norms = [la for la in layers if isinstance(la, keras.layers.BatchNormalization)]
-    drops = [la for la in layers if isinstance(la, keras.layers.Dropout)]
-    momenta, rates = [la.momentum for la in norms], [la.rate for la in drops]
-    try:
-        for la in drops:
-            la.rate = 0.0
-        for la in norms:  # moving = momentum * moving + (1 - momentum) * batch
-            la.momentum = 0.0
-        model(one_hot_tensor(codes[rows]), training=True)
-    finally:
-        for la, m in zip(norms, momenta, strict=True):
-            la.momentum = m
-        for la, r in zip(drops, rates, strict=True):
-            la.rate = r
 
 
 def _release(run: _Run) -> None:
