@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -65,6 +66,11 @@ class Denovo:
     runs: dict[tuple[str, str], DenovoRun]
     drivers: dict[str, dict[str, str | None]]
     release: str
+
+    @cached_property
+    def recovery(self) -> pd.DataFrame:
+        """:func:`driver_recovery_table`, computed on first use (look-alike clusters per run)."""
+        return _recovery_table(self)
 
 
 def _run(att: Attribution, line: str, model: str, rows: np.ndarray, release: str) -> DenovoRun:
@@ -156,7 +162,12 @@ def _recovery(dn: Denovo, line: str, model: str):
 def driver_recovery_table(dn: Denovo) -> pd.DataFrame:
     """Per line and model: sequences, positive and negative patterns, the line's drivers, how
     many the top patterns' best matches recover (by name or look-alike cluster; by name), and
-    modisco's time."""
+    modisco's time (computed once per :class:`Denovo`: the chapter's table, glued numbers and
+    metrics all read it)."""
+    return dn.recovery.copy()
+
+
+def _recovery_table(dn: Denovo) -> pd.DataFrame:
     rows = []
     for (line, model), run in dn.runs.items():
         rec = _recovery(dn, line, model)

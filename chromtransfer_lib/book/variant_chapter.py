@@ -282,8 +282,9 @@ def variant_metrics(eff: VariantEffects) -> dict[str, object]:
     """Chapter 8's saved metrics: ``variants.<line>.<model key>.<kind>.auroc`` (and
     ``.share_expected_sign``), and the designed counts."""
     out: dict[str, object] = {}
+    counts = eff.counts().set_index("line")
     for line in eff.lines:
-        for kind, n in eff.counts().set_index("line").loc[line].items():
+        for kind, n in counts.loc[line].items():
             out[f"variants.{line}.n_{kind}"] = int(n)
         for model in (line, "pretrained"):
             tag = "finetuned" if model == line else model
