@@ -166,3 +166,30 @@ def test_unsupported_layer_raises_and_auto_falls_back() -> None:
     _assert_same(auto, full, atol=0)
     with pytest.raises(ValueError, match="method"):
         in_silico_mutagenesis(model, codes, method="quick")
+
+
+def test_compiled_functions_are_reused_and_see_new_weights() -> None:
+    """One trace per model and batch size, whatever the number of sequences; the functions
+    read the weights when they run, so training the model further is seen."""
+    from chromtransfer_lib.interpret.fast_ism import _compiled
+
+    length = 240  # interior positions (windows inside the sequence) and edge positions
+    with _floatx("float64"):
+        net = build_network(seq_len=length, head_units=(8, 4), random_state=2, **TINY)
+    codes = _codes(5, length, 12)
+    model = _spread(net, codes)
+    assert plan_fast_ism(model).interior[0] <= plan_fast_ism(model).interior[1]
+    for n in (1, 5, 2):
+        in_silico_mutagenesis(model, codes[:n], method="fast", batch_size=64)
+    before = in_silico_mutagenesis(model, codes[:3], method="fast", batch_size=64)
+    fns = _compiled(model, 0)
+    counts = [f.experimental_get_tracing_count() for f in fns]
+    assert counts == [1, 1, 1]
+    conv = model.get_layer("trunk_res2_a_conv")
+    kernel, bias = conv.get_weights()
+    conv.set_weights([kernel * -1.5, bias + 0.1])
+    fast = in_silico_mutagenesis(model, codes[:3], method="fast", return_full=True, batch_size=64)
+    full = in_silico_mutagenesis(model, codes[:3], method="full", return_full=True, batch_size=64)
+    _assert_same(fast, full, atol=ATOL["float64"])
+    assert np.nanmax(np.abs(fast.delta - before.delta)) > 1e-3  # the new weights count
+    assert [f.experimental_get_tracing_count() for f in fns] == counts

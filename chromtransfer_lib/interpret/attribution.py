@@ -262,7 +262,6 @@ def in_silico_mutagenesis(
         ref_prob, probs = fast_ism_outputs(
             model,
             codes,
-            plan=plan,
             batch_size=batch_size,
             output_index=output_index,
             verbose=verbose,
@@ -272,14 +271,15 @@ def in_silico_mutagenesis(
 
 def _fast_plan(model, method: str):
     """The fast-ISM plan of ``model`` for ``method``, or ``None`` for whole-mutant ISM."""
-    from chromtransfer_lib.interpret.fast_ism_plan import UnsupportedModelError, plan_fast_ism
+    from chromtransfer_lib.interpret.fast_ism import cached_plan
+    from chromtransfer_lib.interpret.fast_ism_plan import UnsupportedModelError
 
     if method not in ("auto", "fast", "full"):
         raise ValueError(f"method must be 'auto', 'fast' or 'full', got {method!r}")
     if method == "full":
         return None
     try:
-        return plan_fast_ism(model)
+        return cached_plan(model)
     except UnsupportedModelError as err:
         if method == "fast":
             raise

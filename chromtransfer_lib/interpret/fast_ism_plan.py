@@ -66,6 +66,9 @@ class FastIsmPlan:
     stored
         Ids of the tensors whose reference activations are kept (zero-padded to
         ``padded_length`` positions, ``margin`` of them on the left) for mutants' halos.
+    interior
+        First and last input positions whose mutants' windows all lie inside their tensors
+        (nothing there needs zeroing; first > last when no position is interior).
     cost_ratio
         Multiply-adds of one mutant's windowed convolutions over the whole network's.
     """
@@ -78,6 +81,7 @@ class FastIsmPlan:
     stored: tuple[int, ...]
     margin: int
     padded_length: int
+    interior: tuple[int, int]
     cost_ratio: float
 
 
@@ -217,5 +221,9 @@ def plan_fast_ism(model) -> FastIsmPlan:
         stored=tuple(needs),
         margin=margin,
         padded_length=max(padded, margin + max(windows[t].length for t in needs)),
+        interior=(
+            max(-w.lo for w in windows.values()),
+            min(w.length - 1 - w.hi for w in windows.values()),
+        ),
         cost_ratio=window_cost / max(full_cost, 1),
     )
