@@ -203,11 +203,15 @@ def grad_x_input(
     return out
 
 
+#: Default mutants per compiled call of the whole-mutant and the windowed ISM.
+FULL_ISM_BATCH, FAST_ISM_BATCH = 256, 512
+
+
 def in_silico_mutagenesis(
     model,
     codes: np.ndarray,
     *,
-    batch_size: int = 256,
+    batch_size: int | None = None,
     output_index: int = 0,
     return_full: bool = False,
     method: str = "auto",
@@ -223,8 +227,10 @@ def in_silico_mutagenesis(
         uint8 codes ``(n, L)``.
     batch_size
         Mutant sequences per compiled call (mutants of several sequences share a batch; the
-        result does not depend on it beyond float rounding). 256 was fastest on a 2-core CPU
-        (larger batches fall out of cache); use thousands on a GPU.
+        result does not depend on it beyond float rounding). By default 256 for whole mutants
+        and 512 for the windowed ISM (each fastest on a 2-core CPU, where larger batches fall
+        out of cache: 512 windowed mutants were 1.25x faster than 256 at quick widths and as
+        fast at the paper's); use thousands on a GPU.
     output_index
         Output column whose probability change is reported.
     return_full
@@ -252,6 +258,8 @@ def in_silico_mutagenesis(
 
     codes = _check_codes(codes)
     plan = _fast_plan(model, method)
+    if batch_size is None:
+        batch_size = FULL_ISM_BATCH if plan is None else FAST_ISM_BATCH
     if plan is None:
         ref_prob = _reference_output(model, codes, batch_size=batch_size, output_index=output_index)
         probs = _full_ism_outputs(

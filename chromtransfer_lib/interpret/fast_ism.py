@@ -60,7 +60,8 @@ logger = logging.getLogger(__name__)
 #: Reference activations of one chunk of sequences are kept up to this size (bytes).
 CHUNK_BYTES = 256 * 2**20
 #: Mutant batches run at once (from threads: TensorFlow releases the GIL). One batch's small
-#: operations kept ~1.4 of 2 CPU cores busy; two at once were 1.1-1.2x faster at both widths.
+#: operations kept ~1.4 of 2 CPU cores busy, two at once ~1.85 (1.1-1.2x faster at both widths;
+#: three or four at once were no faster).
 CONCURRENT_BATCHES = 2
 
 
