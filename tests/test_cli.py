@@ -221,3 +221,23 @@ def test_motifs_take_thresholds_from_the_profile_and_flags_override(
     ip = load_profile(DEFAULT_PROFILE).interpret
     assert motif_calls == {"release": ip.jaspar_release, "p_value": ip.p_value,
                            "min_sites": ip.min_sites, "fdr": ip.fdr}  # fmt: skip
+
+
+def test_a_closed_stdout_pipe_stops_quietly() -> None:
+    """``chromtransfer profile quick | head -1``: the reader goes away; the command stops with
+    141 (128 + SIGPIPE) and no BrokenPipeError traceback."""
+    import os
+    import subprocess
+    import sys
+
+    read, write = os.pipe()
+    os.close(read)  # the reader has gone before anything is written
+    try:
+        res = subprocess.run(
+            [sys.executable, "-m", "chromtransfer_lib.cli.main", "profile", "quick"],
+            stdout=write, stderr=subprocess.PIPE, text=True, timeout=120,
+        )  # fmt: skip
+    finally:
+        os.close(write)
+    assert res.returncode == 141, res.stderr
+    assert "Traceback" not in res.stderr and "BrokenPipe" not in res.stderr

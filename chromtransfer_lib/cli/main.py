@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -312,10 +313,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     restore = quiet_tensorflow(verbose=args.verbose)  # before anything imports TensorFlow
     try:
-        return args.func(args)
+        code = args.func(args)
+        sys.stdout.flush()  # a reader gone (``| head``) shows here, inside the handler
+        return code
     except InputError as err:  # bad input: one line; anything else is a bug (traceback)
         print(f"chromtransfer {args.command}: error: {_message(err)}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader of stdout has gone: stop quietly, as shell tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no error at exit
+        return 141  # 128 + SIGPIPE: what a shell reports for a tool stopped by a closed pipe
     finally:
         restore()
 
