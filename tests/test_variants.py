@@ -235,6 +235,11 @@ def test_bad_rows_are_skipped_counted_and_named(tiny, tmp_path) -> None:
     assert "25 bp is longer than the maximum indel length 20" in tiny["log"]
     assert ("skipped 8 alleles: not_in_genome=1, ref_mismatch=1, symbolic=4, too_long=1, "
             "too_many_n=1") in tiny["log"]  # fmt: skip
+    summary = tiny["summary"]
+    last = (tiny["dir"] / "all.tsv").read_text().splitlines()[-1]
+    assert last == (f"# counts: {summary.n_records} records read, {summary.n_scored} alleles "
+                    "scored, 8 alleles skipped (not_in_genome=1, ref_mismatch=1, symbolic=4, "
+                    "too_long=1, too_many_n=1)")  # fmt: skip
     d = tiny["dir"]
     with pytest.raises(V.VariantError, match=r"record 4 \(line 8\) chr1:600: REF does not"):
         V.score_variants(d / "model.keras", genome=d / "genome.fa", vcf=vcf,
@@ -327,5 +332,7 @@ def test_an_interrupted_write_leaves_no_output(tmp_path) -> None:
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        V._write_tsv(tmp_path / "k.tsv", "# chromtransfer variants\n", tables())
+        V._write_tsv(
+            tmp_path / "k.tsv", "# chromtransfer variants\n", tables(), lambda: "# counts\n"
+        )
     assert not list(tmp_path.iterdir())

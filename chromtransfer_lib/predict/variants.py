@@ -55,7 +55,7 @@ import logging
 import os
 import re
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -159,7 +159,9 @@ def score_variants(
     genome, vcf
         FASTA (plain or bgzip) and VCF (plain or bgzip) of the same assembly.
     out
-        Output TSV (its folder must exist): ``#`` provenance lines, then :data:`COLUMNS`.
+        Output TSV (its folder must exist): ``#`` provenance lines, then :data:`COLUMNS`, then
+        one ``#`` line of counts (records read, alleles scored, alleles skipped by reason):
+        they are known only once the stream has ended.
     seq_len
         If given, fail unless the model takes ``seq_len`` bp inputs.
     max_indel_length
@@ -243,8 +245,13 @@ def score_variants(
                          counts["records"], rate)  # fmt: skip
             yield table
 
+    def footer() -> str:
+        skipped = ", ".join(f"{k}={v}" for k, v in skips.counts.items())
+        return (f"# counts: {counts['records']} records read, {counts['scored']} alleles scored, "
+                f"{sum(skips.counts.values())} alleles skipped ({skipped})\n")  # fmt: skip
+
     try:
-        _write_tsv(out, header_lines(prov, "chromtransfer variants"), tables())
+        _write_tsv(out, header_lines(prov, "chromtransfer variants"), tables(), footer)
     finally:
         bar.close()
         reader.close()
@@ -418,9 +425,11 @@ def _null_p_values(s: _Setup, items: list[tuple], observed: np.ndarray) -> np.nd
 # ------------------------------------------------------------------ output
 
 
-def _write_tsv(out: Path, header: str, tables: Iterator[pd.DataFrame]) -> None:
-    """``header``, then each table (column names once), into a temporary file renamed to
-    ``out`` when complete (an interrupted run leaves nothing)."""
+def _write_tsv(
+    out: Path, header: str, tables: Iterator[pd.DataFrame], footer: Callable[[], str]
+) -> None:
+    """``header``, then each table (column names once), then ``footer()``, into a temporary
+    file renamed to ``out`` when complete (an interrupted run leaves nothing)."""
     tmp, first = _temp_for(out), True
     try:
         with open(tmp, "w") as fh:
@@ -431,6 +440,7 @@ def _write_tsv(out: Path, header: str, tables: Iterator[pd.DataFrame]) -> None:
                 first = False
             if first:
                 fh.write("\t".join(COLUMNS) + "\n")
+            fh.write(footer())
         os.replace(tmp, out)
     except BaseException:
         tmp.unlink(missing_ok=True)
