@@ -203,8 +203,9 @@ def grad_x_input(
     return out
 
 
-#: Default mutants per compiled call of the whole-mutant and the windowed ISM.
-FULL_ISM_BATCH, FAST_ISM_BATCH = 256, 512
+#: Default mutants per compiled call of the whole-mutant ISM (the windowed one:
+#: :data:`.fast_ism.BATCH_SIZE`).
+FULL_ISM_BATCH = 256
 
 
 def in_silico_mutagenesis(
@@ -254,12 +255,12 @@ def in_silico_mutagenesis(
     UnsupportedModelError
         With ``method="fast"``, naming the first layer the fast ISM does not implement.
     """
-    from chromtransfer_lib.interpret.fast_ism import fast_ism_outputs
+    from chromtransfer_lib.interpret.fast_ism import BATCH_SIZE, fast_ism_outputs
 
     codes = _check_codes(codes)
     plan = _fast_plan(model, method)
     if batch_size is None:
-        batch_size = FULL_ISM_BATCH if plan is None else FAST_ISM_BATCH
+        batch_size = FULL_ISM_BATCH if plan is None else BATCH_SIZE
     if plan is None:
         ref_prob = _reference_output(model, codes, batch_size=batch_size, output_index=output_index)
         probs = _full_ism_outputs(

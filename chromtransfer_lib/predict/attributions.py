@@ -68,7 +68,8 @@ def attribute_regions(
         ``"logit"`` (default, as in the book), the output neuron's pre-activation, or
         ``"probability"``. ISM deltas are changes of the same quantity.
     ism, batch_size
-        Also in-silico mutagenesis (``3 L`` predictions per region); sequences per call.
+        Also in-silico mutagenesis (``3 L`` predictions per region, in its own batches of
+        mutants); sequences per gradient call.
     hypothetical
         Also the hypothetical contributions (mean-centred gradients of every base,
         :func:`chromtransfer_lib.interpret.denovo.hypothetical_contributions`), the input of
@@ -104,8 +105,8 @@ def attribute_regions(
               "grad_x_input": grad_x_input(attributed, codes, batch_size=batch_size,
                                            verbose=progress)}  # fmt: skip
     if ism:
-        arrays["ism_delta"] = in_silico_mutagenesis(attributed, codes, batch_size=batch_size,
-                                                    verbose=progress).delta  # fmt: skip
+        # --batch-size counts sequences per gradient call; ISM batches count mutants
+        arrays["ism_delta"] = in_silico_mutagenesis(attributed, codes, verbose=progress).delta
     if hypothetical:
         from chromtransfer_lib.interpret.denovo import hypothetical_contributions
 

@@ -395,7 +395,7 @@ def attribution_track(
         Also in-silico mutagenesis (``3 L`` predictions per window).
     chunk_size, batch_size
         Windows attributed at a time (memory: about ``chunk_size × L × 16`` bytes); sequences
-        per compiled call.
+        per gradient call (ISM runs its own batches of mutants).
 
     Other parameters are those of :func:`prediction_track`.
     """
@@ -439,7 +439,7 @@ def attribution_track(
                            sizes=sizes, codes=codes)  # fmt: skip
             values = [grad_x_input(attributed, win, batch_size=batch_size)]
             if ism:
-                values.append(in_silico_mutagenesis(attributed, win, batch_size=batch_size).delta)
+                values.append(in_silico_mutagenesis(attributed, win).delta)  # mutants: own batch
             row, col = np.nonzero((rel >= (lo_ - s)[:, None]) & (rel < (hi_ - s)[:, None]))
             chrom_of = part["chrom"].cat.codes.to_numpy()[row]
             for c in np.unique(chrom_of):  # sorted: FASTA order
